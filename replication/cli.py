@@ -1,0 +1,102 @@
+"""``python -m replication <command>``: the entry points the Snakemake rules call.
+
+Commands import their heavy dependencies (torch, pandas) only when they run.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+
+def _fetch(args: argparse.Namespace) -> None:
+    from replication.data.fetch import fetch_dataset
+
+    for path in fetch_dataset(args.dataset, data_dir=args.data_dir, mirror=args.mirror):
+        print(path)
+
+
+def _train(args: argparse.Namespace) -> None:
+    import torch
+
+    from replication.experiments.classify import run_classifier
+    from replication.workflow import classify_fingerprint
+
+    spec = json.loads(args.spec)
+    if spec["device"] == "cuda" and not torch.cuda.is_available():
+        raise SystemExit(
+            f"error: the {spec['scale']!r} scale trains on device 'cuda', but this machine has no "
+            "CUDA device. Choose a CPU scale (--config scale=cpu or scale=smoke) or a GPU machine.")
+    torch.set_num_threads(args.threads)
+    metrics = run_classifier(spec, out_dir=args.out, checkpoint_root=args.checkpoint_dir,
+                             data_dir=args.data_dir,
+                             code_fingerprint=classify_fingerprint(spec["model"]))
+    print(json.dumps({k: metrics[k] for k in ("model", "seed", "test_error", "parameters")}))
+
+
+def _table1(args: argparse.Namespace) -> None:
+    from replication.collect.table1 import build_table1
+
+    summary = build_table1(args.metrics, runs_csv=args.runs_csv, prefix=args.prefix)
+    print(summary[["model", "n_seeds", "test_error_mean", "parameters"]].to_string(index=False))
+
+
+def _plan(args: argparse.Namespace) -> None:
+    from replication.config import classify_runs, load_config
+
+    overrides = {"scale": args.scale} if args.scale else None
+    for spec in classify_runs(load_config(args.config, overrides=overrides)):
+        print(json.dumps(spec, sort_keys=True))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m replication", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    fetch = commands.add_parser("fetch", help="fetch and verify a dataset's files")
+    fetch.add_argument("dataset")
+    fetch.add_argument("--data-dir", type=Path, required=True)
+    fetch.add_argument("--mirror", default=None,
+                       help="local mirror folder (<dataset>/<file>); default $REPLICATION_DATA_MIRROR")
+    fetch.set_defaults(handler=_fetch)
+
+    train = commands.add_parser("train", help="train and evaluate one classifier run")
+    train.add_argument("--spec", required=True, help="resolved run specification (JSON)")
+    train.add_argument("--out", type=Path, required=True)
+    train.add_argument("--data-dir", type=Path, required=True)
+    train.add_argument("--checkpoint-dir", type=Path, required=True)
+    train.add_argument("--threads", type=int, default=1)
+    train.set_defaults(handler=_train)
+
+    table1 = commands.add_parser("table1", help="collect classifier runs into Table 1")
+    table1.add_argument("metrics", nargs="+", type=Path, help="metrics.json of each run")
+    table1.add_argument("--runs-csv", type=Path, required=True)
+    table1.add_argument("--prefix", type=Path, required=True,
+                        help="output path without suffix; .csv, .md and .tex are written")
+    table1.set_defaults(handler=_table1)
+
+    plan = commands.add_parser("plan", help="print the resolved run specifications of a scale")
+    plan.add_argument("--config", type=Path, default=Path("config/config.yaml"))
+    plan.add_argument("--scale", choices=["smoke", "cpu", "paper"])
+    plan.set_defaults(handler=_plan)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s",
+                        stream=sys.stderr)
+    args = build_parser().parse_args(argv)
+    try:
+        args.handler(args)
+    except (KeyError, ValueError, RuntimeError) as error:
+        # Expected failures (bad data, bad config) end with their message, not a traceback.
+        from replication.config import ConfigError
+        from replication.data.fetch import DataIntegrityError
+
+        if isinstance(error, (ConfigError, DataIntegrityError)):
+            print(f"error: {error}", file=sys.stderr)
+            return 1
+        raise
+    return 0

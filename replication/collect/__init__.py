@@ -1,0 +1,1 @@
+"""Per-run result files → tidy pandas tables → the papers' tables (CSV, Markdown, LaTeX)."""

@@ -1,0 +1,71 @@
+"""The suite's configuration: loading, validation against the JSON schema, and
+resolution of the selected scale into one specification per training run.
+
+Pure Python (no torch): the Snakefile imports it at parse time.
+"""
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import yaml
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+CONFIG_PATH = REPO_ROOT / "config" / "config.yaml"
+SCHEMA_PATH = REPO_ROOT / "config" / "schema.yaml"
+
+
+class ConfigError(ValueError):
+    """The configuration does not match config/schema.yaml."""
+
+
+def _key_path(path) -> str:
+    return ".".join(str(part) for part in path) or "<top level>"
+
+
+def validate_config(config: dict, *, schema_path: Path = SCHEMA_PATH) -> None:
+    """Raise :class:`ConfigError` naming every offending key, or return silently."""
+    import jsonschema
+
+    schema = yaml.safe_load(schema_path.read_text())
+    validator = jsonschema.Draft7Validator(schema)
+    errors = sorted(validator.iter_errors(config), key=lambda e: list(map(str, e.absolute_path)))
+    if errors:
+        lines = [f"  config key {_key_path(e.absolute_path)}: {e.message}" for e in errors]
+        raise ConfigError(
+            f"invalid configuration ({len(errors)} problem{'s' if len(errors) > 1 else ''}):\n"
+            + "\n".join(lines)
+            + f"\nSee {schema_path} for what each key accepts."
+        )
+
+
+def load_config(path: str | Path = CONFIG_PATH, *, overrides: dict | None = None) -> dict:
+    """Read a config file, apply top-level *overrides* (like ``--config k=v``), validate."""
+    config = yaml.safe_load(Path(path).read_text())
+    config.update(overrides or {})
+    validate_config(config)
+    return config
+
+
+def classify_runs(config: dict) -> list[dict]:
+    """One resolved specification per (model, seed) of the selected scale.
+
+    A specification holds everything that determines a run's numbers, and nothing
+    else (no paths): its hash names the run's checkpoints and sits in its provenance.
+    """
+    scale = config["scale"]
+    section = config["scales"][scale]["classify"]
+    runs = []
+    for model, options in section["models"].items():
+        for seed in section["seeds"]:
+            runs.append({
+                "experiment": "classify",
+                "scale": scale,
+                "model": model,
+                "seed": seed,
+                "device": section["device"],
+                "data": copy.deepcopy(section["data"]),
+                "training": {**section["training"], **options.get("training", {})},
+                "architecture": dict(options.get("architecture", {})),
+            })
+    return runs

@@ -1,0 +1,1 @@
+"""Experiments: each turns one resolved run specification into result files."""

@@ -1,0 +1,1 @@
+"""Measurements attached to every run: peak memory, timing and provenance."""

@@ -1,0 +1,1 @@
+"""Training machinery: seeding, checkpoints, progress and the classifier loop."""
