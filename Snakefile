@@ -8,8 +8,8 @@ from snakemake.utils import validate
 from replication.config import classify_runs, validate_config
 
 configfile: "config/config.yaml"
-validate(config, "config/schema.yaml")
-validate_config(config)  # same schema, with error messages that name each offending key
+validate_config(config)  # fails first, with a message naming every offending key
+validate(config, "config/schema.yaml")  # the same schema, through Snakemake's own validator
 
 SCALE = config["scale"]
 RESULTS = f"results/{SCALE}"

@@ -28,7 +28,7 @@ def validate_config(config: dict, *, schema_path: Path = SCHEMA_PATH) -> None:
     import jsonschema
 
     schema = yaml.safe_load(schema_path.read_text())
-    validator = jsonschema.Draft7Validator(schema)
+    validator = jsonschema.Draft202012Validator(schema)
     errors = sorted(validator.iter_errors(config), key=lambda e: list(map(str, e.absolute_path)))
     if errors:
         lines = [f"  config key {_key_path(e.absolute_path)}: {e.message}" for e in errors]

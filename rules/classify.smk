@@ -24,6 +24,7 @@ rule train_classifier:
         history=f"{RESULTS}/classify/{{model}}/seed{{seed}}/history.csv",
         batches=f"{RESULTS}/classify/{{model}}/seed{{seed}}/batches.csv",
         provenance=f"{RESULTS}/classify/{{model}}/seed{{seed}}/provenance.json",
+        weights=f"{RESULTS}/classify/{{model}}/seed{{seed}}/model.pt",
     params:
         # Snakemake reruns a job when a param changes: the run's resolved config and the
         # fingerprint of the code it imports (see replication/fingerprint.py).

@@ -1,7 +1,8 @@
 # Stage 1: datasets, copied from a mirror or downloaded, verified by sha256.
 from replication.data import DATASETS
 
-MIRROR = config.get("data_mirror")
+# Not a param: where the verified bytes come from does not change them, so no rerun.
+MIRROR_OPTION = f"--mirror {config['data_mirror']}" if config.get("data_mirror") else ""
 
 
 def dataset_files(name):
@@ -12,9 +13,7 @@ def dataset_files(name):
 rule fetch_dataset:
     output:
         [str(path) for path in DATASETS["mnist"].paths(DATA)],
-    params:
-        mirror=f"--mirror {MIRROR}" if MIRROR else "",
     log:
         "logs/data/fetch_mnist.log",
     shell:
-        "python -m replication fetch mnist --data-dir {DATA} {params.mirror} > {log} 2>&1"
+        "python -m replication fetch mnist --data-dir {DATA} {MIRROR_OPTION} > {log} 2>&1"

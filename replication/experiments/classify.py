@@ -17,7 +17,7 @@ import torch
 
 from replication.data.mnist import evaluation_batches, load_mnist, training_batches
 from replication.measure.memory import peak_memory
-from replication.measure.provenance import config_hash, provenance, utc_now
+from replication.measure.provenance import config_hash, provenance, start_record
 from replication.models import build_model, count_parameters
 from replication.ode import NFECounter
 from replication.results import write_csv, write_json
@@ -26,7 +26,7 @@ from replication.train.classifier import StepRecord, evaluate, train_epoch, trai
 from replication.train.progress import report
 from replication.train.seeding import epoch_generator, seed_everything
 
-OUTPUT_FILES = ("metrics.json", "history.csv", "batches.csv", "provenance.json")
+OUTPUT_FILES = ("metrics.json", "history.csv", "batches.csv", "provenance.json", "model.pt")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -51,7 +51,7 @@ def run_classifier(
     spec: dict, *, out_dir: Path, checkpoint_root: Path, data_dir: Path, code_fingerprint: str,
 ) -> dict:
     """Train, evaluate and measure one classifier; write ``OUTPUT_FILES`` to *out_dir*."""
-    started = utc_now()
+    started = start_record()
     training = Training(**{**spec["training"], "lr_milestones": tuple(spec["training"]["lr_milestones"])})
     device = torch.device(spec["device"])
     seed = spec["seed"]
@@ -105,6 +105,9 @@ def run_classifier(
     out_dir.mkdir(parents=True, exist_ok=True)
     write_csv(out_dir / "history.csv", state["history"])
     write_csv(out_dir / "batches.csv", state["batches"])
+    # The selected (lowest validation error) weights, for analyses that must not retrain.
+    save_atomic({"spec": spec, "epoch": state["best"]["epoch"], "model": state["best"]["model"]},
+                out_dir / "model.pt")
     write_json(out_dir / "provenance.json", provenance(
         spec=spec, code_fingerprint=code_fingerprint, device=str(device), started=started))
     write_json(out_dir / "metrics.json", metrics)  # last: its presence marks a complete run

@@ -82,16 +82,24 @@ def hardware(device: str) -> dict:
     return info
 
 
-def provenance(*, spec: dict, code_fingerprint: str, device: str, started: str) -> dict:
-    """Everything needed to tell where a run's numbers came from."""
+def provenance(*, spec: dict, code_fingerprint: str, device: str, started: dict) -> dict:
+    """Everything needed to tell where a run's numbers came from.
+
+    *started* is :func:`start_record` taken when the run began, so the code state is
+    the one the run started from, not whatever the tree holds when it ends.
+    """
     return {
-        **git_state(),
+        **started,
         "code_fingerprint": code_fingerprint,
         "config_hash": config_hash(spec),
         "seed": spec.get("seed"),
         "spec": spec,
         "packages": package_versions(),
         **hardware(device),
-        "started": started,
         "finished": utc_now(),
     }
+
+
+def start_record() -> dict:
+    """What to note when a run starts: the time and the git state of the code."""
+    return {"started": utc_now(), **git_state()}
