@@ -19,10 +19,14 @@ DATA = config["data_dir"]
 
 include: "rules/data.smk"
 include: "rules/classify.smk"
+include: "rules/analysis.smk"
 include: "rules/tables.smk"
+include: "rules/figures.smk"
 
 
 rule all:
     input:
         rules.table1.output,
+        rules.figure3.output,
+        rules.memory_figure.output,
     default_target: True

@@ -36,6 +36,84 @@ def _train(args: argparse.Namespace) -> None:
     print(json.dumps({k: metrics[k] for k in ("model", "seed", "test_error", "parameters")}))
 
 
+def _analysis_provenance(spec: dict, module: str, device: str, started: dict, out: Path) -> None:
+    from replication.fingerprint import code_fingerprint
+    from replication.measure.provenance import provenance
+    from replication.results import write_json
+
+    write_json(out.with_suffix(".provenance.json"), provenance(
+        spec=spec, code_fingerprint=code_fingerprint(module), device=device, started=started))
+
+
+def _tolerance_sweep(args: argparse.Namespace) -> None:
+    import pandas as pd
+    import torch
+
+    from replication.experiments.tolerance import sweep_trained_odenet
+    from replication.measure.provenance import start_record
+    from replication.results import write_text
+    from replication.train.progress import report
+
+    started = start_record()
+    torch.set_num_threads(args.threads)
+    spec = json.loads(args.spec)
+    rows = sweep_trained_odenet(
+        args.weights, data_dir=args.data_dir, tolerances=spec["tolerances"],
+        reference_tolerance=spec["reference_tolerance"], images=spec["images"],
+        repeats=spec["repeats"], device=torch.device(args.device))
+    for row in rows:
+        report(f"tol {row['tolerance']:.0e}: NFE-F {row['nfe_forward']}, relative error "
+               f"{row['relative_error']:.2e}, {row['seconds_median']:.3f} s")
+    write_text(args.out, pd.DataFrame(rows).to_csv(index=False))
+    _analysis_provenance({**spec, "weights": str(args.weights)}, "replication.experiments.tolerance",
+                         args.device, started, args.out)
+
+
+def _memory_depth(args: argparse.Namespace) -> None:
+    import pandas as pd
+    import torch
+
+    from replication.experiments.memory_depth import memory_vs_depth
+    from replication.measure.provenance import start_record
+    from replication.results import write_text
+    from replication.train.progress import report
+
+    started = start_record()
+    torch.set_num_threads(args.threads)
+    spec = json.loads(args.spec)
+    rows = memory_vs_depth(
+        depths=spec["depths"], batch_size=spec["batch_size"], width=spec["width"],
+        downsampling_kind=spec["downsampling"], solver=spec["solver"], repeats=spec["repeats"],
+        seed=spec["seed"], device=torch.device(spec["device"]), progress=report)
+    write_text(args.out, pd.DataFrame(rows).to_csv(index=False))
+    _analysis_provenance(spec, "replication.experiments.memory_depth", spec["device"], started,
+                         args.out)
+
+
+def _figure3(args: argparse.Namespace) -> None:
+    import pandas as pd
+
+    from replication.plots.figure3 import figure3
+    from replication.plots.style import save_figure
+
+    figure, tables, ratio = figure3(pd.read_csv(args.sweep), pd.read_csv(args.batches))
+    for path in save_figure(figure, args.prefix, tables):
+        print(path)
+    print(f"fitted NFE-B / NFE-F = {ratio:.3f}")
+
+
+def _memory_figure(args: argparse.Namespace) -> None:
+    import pandas as pd
+
+    from replication.plots.memory import memory_figure
+    from replication.plots.style import save_figure
+
+    figure, tables, fits = memory_figure(pd.read_csv(args.points))
+    for path in save_figure(figure, args.prefix, tables):
+        print(path)
+    print(fits.to_string(index=False))
+
+
 def _table1(args: argparse.Namespace) -> None:
     from replication.collect.table1 import build_table1
 
@@ -76,6 +154,33 @@ def build_parser() -> argparse.ArgumentParser:
     table1.add_argument("--prefix", type=Path, required=True,
                         help="output path without suffix; .csv, .md and .tex are written")
     table1.set_defaults(handler=_table1)
+
+    sweep = commands.add_parser("tolerance-sweep",
+                                help="Figure 3a/b: solver tolerance sweep on a trained ODE-Net")
+    sweep.add_argument("--weights", type=Path, required=True, help="model.pt of an odenet run")
+    sweep.add_argument("--spec", required=True, help="the scale's figure3 settings (JSON)")
+    sweep.add_argument("--device", default="cpu")
+    sweep.add_argument("--data-dir", type=Path, required=True)
+    sweep.add_argument("--out", type=Path, required=True)
+    sweep.add_argument("--threads", type=int, default=1)
+    sweep.set_defaults(handler=_tolerance_sweep)
+
+    memory = commands.add_parser("memory-depth", help="peak memory and time of a step vs depth")
+    memory.add_argument("--spec", required=True, help="the scale's memory_depth settings (JSON)")
+    memory.add_argument("--out", type=Path, required=True)
+    memory.add_argument("--threads", type=int, default=1)
+    memory.set_defaults(handler=_memory_depth)
+
+    figure = commands.add_parser("figure3", help="plot Figure 3 from the sweep and training NFE")
+    figure.add_argument("--sweep", type=Path, required=True)
+    figure.add_argument("--batches", type=Path, required=True, help="batches.csv of an odenet run")
+    figure.add_argument("--prefix", type=Path, required=True)
+    figure.set_defaults(handler=_figure3)
+
+    memory_plot = commands.add_parser("memory-figure", help="plot memory and time vs depth")
+    memory_plot.add_argument("points", type=Path)
+    memory_plot.add_argument("--prefix", type=Path, required=True)
+    memory_plot.set_defaults(handler=_memory_figure)
 
     plan = commands.add_parser("plan", help="print the resolved run specifications of a scale")
     plan.add_argument("--config", type=Path, default=Path("config/config.yaml"))

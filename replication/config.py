@@ -30,13 +30,29 @@ def validate_config(config: dict, *, schema_path: Path = SCHEMA_PATH) -> None:
     schema = yaml.safe_load(schema_path.read_text())
     validator = jsonschema.Draft202012Validator(schema)
     errors = sorted(validator.iter_errors(config), key=lambda e: list(map(str, e.absolute_path)))
-    if errors:
-        lines = [f"  config key {_key_path(e.absolute_path)}: {e.message}" for e in errors]
+    problems = [(_key_path(e.absolute_path), e.message) for e in errors]
+    problems = problems or _cross_key_problems(config)  # these assume the schema holds
+    if problems:
         raise ConfigError(
-            f"invalid configuration ({len(errors)} problem{'s' if len(errors) > 1 else ''}):\n"
-            + "\n".join(lines)
+            f"invalid configuration ({len(problems)} problem{'s' if len(problems) > 1 else ''}):\n"
+            + "\n".join(f"  config key {key}: {message}" for key, message in problems)
             + f"\nSee {schema_path} for what each key accepts."
         )
+
+
+def _cross_key_problems(config: dict) -> list[tuple[str, str]]:
+    """What a JSON schema cannot say: keys whose valid values depend on other keys."""
+    problems = []
+    for scale, section in config["scales"].items():
+        classify = section["classify"]
+        if section["figure3"]["seed"] not in classify["seeds"]:
+            problems.append((f"scales.{scale}.figure3.seed",
+                             f"{section['figure3']['seed']} is not one of the trained seeds "
+                             f"scales.{scale}.classify.seeds = {classify['seeds']}"))
+        if "odenet" not in classify["models"]:
+            problems.append((f"scales.{scale}.classify.models",
+                             "Figure 3 analyses the trained 'odenet', which is missing"))
+    return problems
 
 
 def load_config(path: str | Path = CONFIG_PATH, *, overrides: dict | None = None) -> dict:

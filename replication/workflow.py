@@ -9,6 +9,8 @@ from replication.models import MODELS
 
 CLASSIFY_MODULE = "replication.experiments.classify"
 TABLE1_MODULE = "replication.collect.table1"
+TOLERANCE_MODULE = "replication.experiments.tolerance"
+MEMORY_DEPTH_MODULE = "replication.experiments.memory_depth"
 
 
 def classify_run_dir(results_dir: str, spec: dict) -> str:
@@ -22,3 +24,20 @@ def classify_fingerprint(model: str) -> str:
 
 def table1_fingerprint() -> str:
     return code_fingerprint(TABLE1_MODULE)
+
+
+def tolerance_fingerprint() -> str:
+    """The sweep rebuilds the ODE-Net from its saved spec, so it depends on the model's code."""
+    return code_fingerprint(TOLERANCE_MODULE, MODELS.module_of("odenet"))
+
+
+def memory_depth_fingerprint() -> str:
+    return code_fingerprint(MEMORY_DEPTH_MODULE)
+
+
+def figure3_fingerprint() -> str:
+    return code_fingerprint("replication.plots.figure3")
+
+
+def memory_figure_fingerprint() -> str:
+    return code_fingerprint("replication.plots.memory")

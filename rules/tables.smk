@@ -1,4 +1,4 @@
-# Stage 3: tables from collected results only (never retrains).
+# Stage 4: tables from collected results only (never retrains).
 from replication.workflow import table1_fingerprint
 
 rule table1:

@@ -66,3 +66,17 @@ def test_load_config_applies_overrides(repo_root):
     assert load_config(repo_root / "config" / "config.yaml", overrides={"scale": "smoke"})["scale"] == "smoke"
     with pytest.raises(ConfigError, match="config key scale"):
         load_config(repo_root / "config" / "config.yaml", overrides={"scale": "tiny"})
+
+
+def test_figure3_must_analyse_a_trained_seed(config):
+    bad = copy.deepcopy(config)
+    bad["scales"]["cpu"]["figure3"]["seed"] = 5
+    with pytest.raises(ConfigError, match=r"config key scales\.cpu\.figure3\.seed: 5 is not one of"):
+        validate_config(bad)
+
+
+def test_figure3_needs_the_odenet(config):
+    bad = copy.deepcopy(config)
+    del bad["scales"]["smoke"]["classify"]["models"]["odenet"]
+    with pytest.raises(ConfigError, match=r"scales\.smoke\.classify\.models: Figure 3 analyses"):
+        validate_config(bad)

@@ -5,9 +5,12 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pandas as pd
 import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
 
 SPEC = {
     "experiment": "classify", "scale": "test", "model": "stem", "seed": 7, "device": "cpu",
@@ -26,7 +29,8 @@ def _command(spec, out, checkpoints, data):
 
 
 def _train(spec, out, checkpoints, data):
-    subprocess.run(_command(spec, out, checkpoints, data), check=True, capture_output=True)
+    subprocess.run(_command(spec, out, checkpoints, data), check=True, capture_output=True,
+                   cwd=REPO_ROOT)
     return json.loads((out / "metrics.json").read_text())
 
 
@@ -60,7 +64,7 @@ def test_killed_run_resumes_to_the_same_metrics(tmp_path, mnist_root):
 
     out, checkpoints = tmp_path / "resumed", tmp_path / "ckpt-b"
     process = subprocess.Popen(_command(SPEC, out, checkpoints, mnist_root),
-                               stderr=subprocess.PIPE, text=True)
+                               stderr=subprocess.PIPE, text=True, cwd=REPO_ROOT)
     deadline = time.monotonic() + 120
     for line in process.stderr:  # the epoch line is printed after its checkpoint is saved
         if line.startswith("epoch 2/4") or time.monotonic() > deadline:
@@ -91,6 +95,6 @@ def test_cuda_scale_on_a_cpu_machine_fails_with_advice(tmp_path, mnist_root):
     if torch.cuda.is_available():
         pytest.skip("this machine has CUDA")
     done = subprocess.run(_command({**SPEC, "device": "cuda"}, tmp_path / "o", tmp_path / "c",
-                                   mnist_root), capture_output=True, text=True)
+                                   mnist_root), capture_output=True, text=True, cwd=REPO_ROOT)
     assert done.returncode != 0
     assert "no CUDA device" in done.stderr and "scale=cpu" in done.stderr

@@ -10,6 +10,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -20,12 +21,19 @@ import yaml
 pytestmark = pytest.mark.workflow
 
 PROJECT_FILES = ("Snakefile", "rules", "config", "replication", "profiles")
+SNAKEMAKE = (sys.executable, "-m", "snakemake")
+
+
+def project_env(project: Path) -> dict:
+    """Import the copy's package, not the installed one; rules' `python` is this interpreter."""
+    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+    return {**os.environ, "PYTHONPATH": str(project), "PATH": path}
 
 
 def snakemake(project: Path, *args: str, mirror: Path, check: bool = True):
-    env = {**os.environ, "PYTHONPATH": str(project)}  # the copy's package, not the installed one
+    env = project_env(project)
     done = subprocess.run(
-        ["snakemake", "--cores", "2", "--config", "scale=smoke", f"data_mirror={mirror}", *args],
+        [*SNAKEMAKE, "--cores", "2", "--config", "scale=smoke", f"data_mirror={mirror}", *args],
         cwd=project, env=env, capture_output=True, text=True, timeout=900,
     )
     if check and done.returncode != 0:
@@ -33,14 +41,22 @@ def snakemake(project: Path, *args: str, mirror: Path, check: bool = True):
     return done
 
 
-def planned_jobs(output: str) -> set[str]:
-    """(rule, model) pairs a dry run would execute."""
-    jobs = set()
-    for block in re.split(r"\n(?=(?:local)?rule )", output):
-        rule = re.match(r"(?:local)?rule (\w+):", block.strip())
+def job_blocks(output: str) -> list[tuple[str, str]]:
+    """(rule name, the job's lines) for each job a dry run lists."""
+    blocks = []
+    for block in re.split(r"\n(?=(?:local)?rule \w+:)", output):
+        rule = re.match(r"(?:local)?rule (\w+):", block)
         if rule:
-            model = re.search(r"wildcards: model=(\w+)", block)
-            jobs.add(f"{rule.group(1)}:{model.group(1)}" if model else rule.group(1))
+            blocks.append((rule.group(1), block.split("\n\n")[0]))
+    return blocks
+
+
+def planned_jobs(output: str) -> set[str]:
+    """rule, or rule:model, for each job a dry run would execute."""
+    jobs = set()
+    for rule, block in job_blocks(output):
+        model = re.search(r"wildcards: model=(\w+)", block)
+        jobs.add(f"{rule}:{model.group(1)}" if model else rule)
     return jobs
 
 
@@ -74,6 +90,35 @@ def test_smoke_run_produces_table1_with_every_model(project):
     assert list((project / "logs" / "smoke" / "classify").glob("*.log")), "every job has a log"
 
 
+def test_smoke_run_produces_figure3_and_memory_vs_depth(project):
+    figures = project / "figures" / "smoke"
+    for name in ("figure3.png", "figure3.pdf", "memory_depth.png", "memory_depth.pdf"):
+        assert (figures / name).stat().st_size > 1000, name
+    sweep = pd.read_csv(figures / "figure3a.csv")
+    assert len(sweep) >= 6 and sweep["tolerance"].between(1e-6, 1e-1).all()
+    assert sweep.sort_values("tolerance")["nfe_forward"].is_monotonic_decreasing
+    ratio = pd.read_csv(figures / "figure3c.csv")["fitted_ratio"].iloc[0]
+    assert 0 < ratio < 3
+    fits = pd.read_csv(figures / "memory_depth_fits.csv").set_index("variant")
+    assert fits.loc["rknet", "memory_bytes_per_step"] > 0
+    assert fits.loc["adjoint", "verdict"] == "adjoint memory is constant in depth"
+    points = pd.read_csv(figures / "memory_depth.csv")
+    assert points["depth"].max() == 64 and set(points["variant"]) == {"resnet", "rknet", "adjoint"}
+    for measurement in ("figure3/tolerance_sweep", "memory_depth/points"):
+        assert (project / "results" / "smoke" / f"{measurement}.provenance.json").is_file()
+
+
+def test_plotting_change_reruns_only_the_plot(project, mirror):
+    module = project / "replication" / "plots" / "memory.py"
+    original = module.read_text()
+    try:
+        module.write_text(original.replace('figsize=(10, 4)', 'figsize=(11, 4)'))
+        done = snakemake(project, "--dry-run", mirror=mirror)
+    finally:
+        module.write_text(original)
+    assert planned_jobs(done.stdout) == {"memory_figure", "all"}
+
+
 def test_second_run_does_nothing(project, mirror):
     start = time.perf_counter()
     done = snakemake(project, mirror=mirror)
@@ -91,7 +136,9 @@ def test_config_change_reruns_exactly_that_model(project, mirror):
         done = snakemake(project, "--dry-run", mirror=mirror)
     finally:
         config_path.write_text(original)
-    assert planned_jobs(done.stdout) == {"train_classifier:odenet", "table1", "all"}
+    # the ODE-Net's table row and the Figure 3 analyses of that ODE-Net, nothing else
+    assert planned_jobs(done.stdout) == {"train_classifier:odenet", "table1", "tolerance_sweep",
+                                         "figure3", "all"}
 
 
 def test_code_change_reruns_exactly_the_jobs_that_import_it(project, mirror):
@@ -107,9 +154,10 @@ def test_code_change_reruns_exactly_the_jobs_that_import_it(project, mirror):
         done = snakemake(project, "--dry-run", mirror=mirror)
     finally:
         module.write_text(original)
+    # every model built from resnet.py, and the memory measurement that builds ResNets
     assert planned_jobs(done.stdout) == {
         "train_classifier:resnet", "train_classifier:resnet1", "train_classifier:stem",
-        "table1", "all",
+        "table1", "memory_depth", "memory_figure", "all",
     }
 
 
@@ -125,10 +173,11 @@ def test_invalid_config_fails_before_any_job(project, mirror, override, key):
 
 
 def test_cuda_jobs_request_a_gpu(project, mirror):
-    env = {**os.environ, "PYTHONPATH": str(project)}
-    done = subprocess.run(["snakemake", "--dry-run", "--cores", "4", "--config", "scale=paper"],
+    env = project_env(project)
+    done = subprocess.run([*SNAKEMAKE, "--dry-run", "--cores", "4", "--config", "scale=paper"],
                           cwd=project, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
-    train_blocks = [b for b in done.stdout.split("\n\n") if "rule train_classifier" in b]
-    assert len(train_blocks) == 18  # 6 models × 3 seeds
-    assert all("gpu=1" in block for block in train_blocks)
+    blocks = job_blocks(done.stdout)
+    gpu_jobs = [rule for rule, block in blocks if re.search(r"resources:.*gpu=1", block)]
+    assert sorted(set(gpu_jobs)) == ["memory_depth", "tolerance_sweep", "train_classifier"]
+    assert gpu_jobs.count("train_classifier") == 18  # 6 models × 3 seeds

@@ -1,0 +1,1 @@
+"""One function per figure: a results table in, a matplotlib figure out (never retrains)."""
