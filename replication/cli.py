@@ -60,10 +60,7 @@ def _tolerance_sweep(args: argparse.Namespace) -> None:
     rows = sweep_trained_odenet(
         args.weights, data_dir=args.data_dir, tolerances=spec["tolerances"],
         reference_tolerance=spec["reference_tolerance"], images=spec["images"],
-        repeats=spec["repeats"], device=torch.device(args.device))
-    for row in rows:
-        report(f"tol {row['tolerance']:.0e}: NFE-F {row['nfe_forward']}, relative error "
-               f"{row['relative_error']:.2e}, {row['seconds_median']:.3f} s")
+        repeats=spec["repeats"], device=torch.device(args.device), progress=report)
     write_text(args.out, pd.DataFrame(rows).to_csv(index=False))
     _analysis_provenance({**spec, "weights": str(args.weights)}, "replication.experiments.tolerance",
                          args.device, started, args.out)

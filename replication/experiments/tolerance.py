@@ -21,9 +21,13 @@ from replication.ode import CountedFunction, integrate
 
 def tolerance_sweep(
     func: CountedFunction, z0: torch.Tensor, *, tolerances: list[float], reference_tolerance: float,
-    repeats: int, method: str = "dopri5", t_end: float = 1.0,
+    repeats: int, method: str = "dopri5", t_end: float = 1.0, progress=None,
 ) -> tuple[list[dict], torch.Tensor, dict[float, torch.Tensor]]:
-    """Rows (tolerance, NFE-F, relative and max error, seconds) plus the reference and solutions."""
+    """Rows (tolerance, NFE-F, relative and max error, seconds) plus the reference and solutions.
+
+    *progress*, if given, is called with a line of text after each solve series.
+    """
+    progress = progress or (lambda line: None)
     span = torch.tensor([0.0, t_end], dtype=z0.dtype, device=z0.device)
 
     def solve(tolerance: float) -> tuple[torch.Tensor, int, float]:
@@ -37,7 +41,9 @@ def tolerance_sweep(
 
     rows, solutions = [], {}
     with torch.no_grad():
-        reference, reference_nfe, _ = solve(reference_tolerance)
+        reference, reference_nfe, seconds = solve(reference_tolerance)
+        progress(f"reference solve at tolerance {reference_tolerance:.0e}: NFE-F {reference_nfe}, "
+                 f"{seconds:.1f} s")
         for tolerance in sorted(tolerances, reverse=True):
             timings = []
             for _ in range(repeats):
@@ -57,12 +63,15 @@ def tolerance_sweep(
                 "reference_tolerance": reference_tolerance,
                 "reference_nfe": reference_nfe,
             })
+            progress(f"tolerance {tolerance:.0e}: NFE-F {nfe}, relative error "
+                     f"{rows[-1]['relative_error']:.2e}, {rows[-1]['seconds_median']:.3f} s (median of "
+                     f"{repeats})")
     return rows, reference, solutions
 
 
 def sweep_trained_odenet(
     weights: Path, *, data_dir: Path, tolerances: list[float], reference_tolerance: float,
-    images: int, repeats: int, device: torch.device,
+    images: int, repeats: int, device: torch.device, progress=None,
 ) -> list[dict]:
     """The sweep on a trained ODE-Net's ODE block, started from h(0) of the first test images.
 
@@ -84,7 +93,7 @@ def sweep_trained_odenet(
         h0 = downsample(x)
     rows, _, solutions = tolerance_sweep(
         block.func, h0, tolerances=tolerances, reference_tolerance=reference_tolerance,
-        repeats=repeats, method=block.method)
+        repeats=repeats, method=block.method, progress=progress)
     with torch.no_grad():
         for row in rows:
             predictions = head(solutions[row["tolerance"]]).argmax(1)
