@@ -21,9 +21,9 @@ def backward_forward_ratio(batches: pd.DataFrame) -> float:
 
 def panel_error(ax, sweep: pd.DataFrame) -> None:
     ax.loglog(sweep["relative_error"], sweep["nfe_forward"], "o-")
-    for row in sweep.itertuples():
+    for i, row in enumerate(sweep.itertuples()):  # alternate sides: equal NFEs share a height
         ax.annotate(f"{row.tolerance:.0e}", (row.relative_error, row.nfe_forward),
-                    textcoords="offset points", xytext=(4, 2), fontsize=7)
+                    textcoords="offset points", xytext=(4, 4 if i % 2 else -10), fontsize=7)
     ax.set_xlabel("numerical error of h(1) (relative, vs. tight reference)")
     ax.set_ylabel("NFE forward")
     ax.set_title("(a) NFE vs. error (labels: tolerance)")
@@ -39,7 +39,12 @@ def panel_time(ax, sweep: pd.DataFrame) -> None:
 
 def panel_backward(ax, batches: pd.DataFrame) -> float:
     ratio = backward_forward_ratio(batches)
-    ax.scatter(batches["nfe_forward"], batches["nfe_backward"], s=8, alpha=0.3)
+    counts = batches.groupby(["nfe_forward", "nfe_backward"]).size().reset_index(name="batches")
+    ax.scatter(counts["nfe_forward"], counts["nfe_backward"], s=12 + 4 * np.sqrt(counts["batches"]),
+               alpha=0.6)
+    for row in counts.itertuples():  # NFEs are discrete: say how many batches sit on each point
+        ax.annotate(str(row.batches), (row.nfe_forward, row.nfe_backward),
+                    textcoords="offset points", xytext=(5, -3), fontsize=7)
     limit = max(batches["nfe_forward"].max(), batches["nfe_backward"].max()) * 1.05
     grid = np.linspace(0, limit, 2)
     ax.plot(grid, ratio * grid, "r-", label=f"fit: NFE-B = {ratio:.2f} × NFE-F")
@@ -48,7 +53,7 @@ def panel_backward(ax, batches: pd.DataFrame) -> float:
     ax.set_ylim(0, limit)
     ax.set_xlabel("NFE forward (per batch)")
     ax.set_ylabel("NFE backward (per batch)")
-    ax.set_title("(c) backward vs. forward NFE")
+    ax.set_title("(c) backward vs. forward NFE (labels: batches)")
     ax.legend(fontsize=7, loc="upper left")
     return ratio
 

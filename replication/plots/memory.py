@@ -6,6 +6,10 @@ import pandas as pd
 
 from replication.plots.style import plt
 
+METHODS = {
+    "cpu_profiler_allocator_events": "CPU allocator events, torch.profiler",
+    "cuda_max_memory_allocated": "torch.cuda.max_memory_allocated",
+}
 LABELS = {
     "resnet": "ResNet (L residual blocks)",
     "rknet": "RK-Net (backprop through L solver steps)",
@@ -48,13 +52,13 @@ def memory_figure(points: pd.DataFrame):
     memory_ax.set_xlabel("depth L (blocks or solver steps)")
     memory_ax.set_ylabel("peak memory of a training step (MiB)")
     method = points["memory_method"].iloc[0]
-    memory_ax.set_title(f"Memory vs. depth ({method})", fontsize=9)
+    memory_ax.set_title(f"Memory vs. depth ({METHODS.get(method, method)})", fontsize=9)
     memory_ax.legend(fontsize=7)
     time_ax.set_xlabel("depth L (blocks or solver steps)")
     time_ax.set_ylabel("time of a training step (s, median)")
     time_ax.set_title("Time vs. depth", fontsize=9)
     if "verdict" in fits:
         figure.suptitle(f"{fits['verdict'].iloc[0]} (adjoint slope = "
-                        f"{fits['adjoint_to_rknet_slope'].iloc[0]:.2%} of RK-Net's)", fontsize=10)
+                        f"{abs(fits['adjoint_to_rknet_slope'].iloc[0]):.2%} of RK-Net's)", fontsize=10)
     figure.tight_layout()
     return figure, {"": points, "_fits": fits}, fits
