@@ -36,13 +36,12 @@ def _train(args: argparse.Namespace) -> None:
     print(json.dumps({k: metrics[k] for k in ("model", "seed", "test_error", "parameters")}))
 
 
-def _analysis_provenance(spec: dict, module: str, device: str, started: dict, out: Path) -> None:
-    from replication.fingerprint import code_fingerprint
+def _analysis_provenance(spec: dict, fingerprint: str, device: str, started: dict, out: Path) -> None:
     from replication.measure.provenance import provenance
     from replication.results import write_json
 
     write_json(out.with_suffix(".provenance.json"), provenance(
-        spec=spec, code_fingerprint=code_fingerprint(module), device=device, started=started))
+        spec=spec, code_fingerprint=fingerprint, device=device, started=started))
 
 
 def _tolerance_sweep(args: argparse.Namespace) -> None:
@@ -62,7 +61,9 @@ def _tolerance_sweep(args: argparse.Namespace) -> None:
         reference_tolerance=spec["reference_tolerance"], images=spec["images"],
         repeats=spec["repeats"], device=torch.device(args.device), progress=report)
     write_text(args.out, pd.DataFrame(rows).to_csv(index=False))
-    _analysis_provenance({**spec, "weights": str(args.weights)}, "replication.experiments.tolerance",
+    from replication.workflow import tolerance_fingerprint
+
+    _analysis_provenance({**spec, "weights": str(args.weights)}, tolerance_fingerprint(),
                          args.device, started, args.out)
 
 
@@ -83,8 +84,9 @@ def _memory_depth(args: argparse.Namespace) -> None:
         downsampling_kind=spec["downsampling"], solver=spec["solver"], repeats=spec["repeats"],
         seed=spec["seed"], device=torch.device(spec["device"]), progress=report)
     write_text(args.out, pd.DataFrame(rows).to_csv(index=False))
-    _analysis_provenance(spec, "replication.experiments.memory_depth", spec["device"], started,
-                         args.out)
+    from replication.workflow import memory_depth_fingerprint
+
+    _analysis_provenance(spec, memory_depth_fingerprint(), spec["device"], started, args.out)
 
 
 def _figure3(args: argparse.Namespace) -> None:
