@@ -6,15 +6,12 @@ from pathlib import Path
 
 import pandas as pd
 
+from replication.collect.labels import memory_method
 from replication.collect.paper import TABLE1
 from replication.collect.render import write_table
 from replication.results import write_text
 
 MODEL_ORDER = ["mlp", "resnet", "rknet", "odenet", "stem", "resnet1"]
-MEMORY_METHODS = {
-    "cpu_profiler_allocator_events": "CPU allocator events (torch.profiler)",
-    "cuda_max_memory_allocated": "torch.cuda.max_memory_allocated",
-}
 
 
 def load_runs(metrics_paths: list[Path]) -> pd.DataFrame:
@@ -111,7 +108,7 @@ def display_table(summary: pd.DataFrame) -> pd.DataFrame:
 
 def table_notes(summary: pd.DataFrame) -> list[str]:
     first = summary.iloc[0]
-    methods = sorted({MEMORY_METHODS.get(m, m) for m in summary["memory_method"]})
+    methods = sorted({memory_method(code) for code in summary["memory_method"]})
     seeds = ", ".join(str(n) for n in sorted(set(summary["n_seeds"])))
     return [
         f"Scale `{first.scale}` on {first.device}: {int(summary['epochs'].max())} epochs, "

@@ -4,12 +4,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from replication.collect.labels import memory_method
 from replication.plots.style import plt
 
-METHODS = {
-    "cpu_profiler_allocator_events": "CPU allocator events, torch.profiler",
-    "cuda_max_memory_allocated": "torch.cuda.max_memory_allocated",
-}
 LABELS = {
     "resnet": "ResNet (L residual blocks)",
     "rknet": "RK-Net (backprop through L solver steps)",
@@ -51,8 +48,8 @@ def memory_figure(points: pd.DataFrame):
         time_ax.plot(group["depth"], group["step_seconds_median"], "o-", label=LABELS.get(variant))
     memory_ax.set_xlabel("depth L (blocks or solver steps)")
     memory_ax.set_ylabel("peak memory of a training step (MiB)")
-    method = points["memory_method"].iloc[0]
-    memory_ax.set_title(f"Memory vs. depth ({METHODS.get(method, method)})", fontsize=9)
+    memory_ax.set_title(f"Memory vs. depth ({memory_method(points['memory_method'].iloc[0])})",
+                        fontsize=9)
     memory_ax.legend(fontsize=7)
     time_ax.set_xlabel("depth L (blocks or solver steps)")
     time_ax.set_ylabel("time of a training step (s, median)")
