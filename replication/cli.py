@@ -18,6 +18,16 @@ def _fetch(args: argparse.Namespace) -> None:
         print(path)
 
 
+def _require_device(device: str) -> None:
+    """Stop with advice, not a traceback, when a CUDA scale runs on a machine without CUDA."""
+    import torch
+
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise SystemExit(
+            f"error: this job runs on device {device!r}, but this machine has no CUDA device. "
+            "Choose a CPU scale (--config scale=cpu or scale=smoke) or a GPU machine.")
+
+
 def _train(args: argparse.Namespace) -> None:
     import torch
 
@@ -25,10 +35,7 @@ def _train(args: argparse.Namespace) -> None:
     from replication.workflow import classify_fingerprint
 
     spec = json.loads(args.spec)
-    if spec["device"] == "cuda" and not torch.cuda.is_available():
-        raise SystemExit(
-            f"error: the {spec['scale']!r} scale trains on device 'cuda', but this machine has no "
-            "CUDA device. Choose a CPU scale (--config scale=cpu or scale=smoke) or a GPU machine.")
+    _require_device(spec["device"])
     torch.set_num_threads(args.threads)
     metrics = run_classifier(spec, out_dir=args.out, checkpoint_root=args.checkpoint_dir,
                              data_dir=args.data_dir,
@@ -54,6 +61,7 @@ def _tolerance_sweep(args: argparse.Namespace) -> None:
     from replication.train.progress import report
 
     started = start_record()
+    _require_device(args.device)
     torch.set_num_threads(args.threads)
     spec = json.loads(args.spec)
     rows = sweep_trained_odenet(
@@ -77,8 +85,9 @@ def _memory_depth(args: argparse.Namespace) -> None:
     from replication.train.progress import report
 
     started = start_record()
-    torch.set_num_threads(args.threads)
     spec = json.loads(args.spec)
+    _require_device(spec["device"])
+    torch.set_num_threads(args.threads)
     rows = memory_vs_depth(
         depths=spec["depths"], batch_size=spec["batch_size"], width=spec["width"],
         downsampling_kind=spec["downsampling"], solver=spec["solver"], repeats=spec["repeats"],

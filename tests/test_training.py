@@ -98,3 +98,4 @@ def test_cuda_scale_on_a_cpu_machine_fails_with_advice(tmp_path, mnist_root):
                                    mnist_root), capture_output=True, text=True, cwd=REPO_ROOT)
     assert done.returncode != 0
     assert "no CUDA device" in done.stderr and "scale=cpu" in done.stderr
+    assert "Traceback" not in done.stderr
