@@ -45,8 +45,9 @@ def _package_imports(module: str) -> set[str]:
         if isinstance(node, ast.Import):
             names = [alias.name for alias in node.names]
         elif isinstance(node, ast.ImportFrom):
-            if node.level:  # relative import
-                anchor = module.split(".")[: len(module.split(".")) - node.level + (1 if is_package else 0)]
+            if node.level:  # relative import: resolve against the importing package
+                package = module.split(".") if is_package else module.split(".")[:-1]
+                anchor = package[: len(package) - node.level + 1]
                 base = ".".join(anchor + ([node.module] if node.module else []))
             else:
                 base = node.module or ""

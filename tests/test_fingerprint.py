@@ -56,3 +56,11 @@ def test_comments_do_not_change_the_fingerprint_but_code_does(package_copy):
 def test_unknown_module_is_an_error():
     with pytest.raises(ModuleNotFoundError):
         code_fingerprint("replication.nothing_here")
+
+
+def test_relative_imports_are_followed(package_copy):
+    package, fingerprint = package_copy
+    (package / "models" / "extra.py").write_text("from .blocks import norm\nfrom . import mlp\n")
+    fingerprint._parse.cache_clear()
+    closure = fingerprint.dependency_closure("replication.models.extra")
+    assert {"replication.models.blocks", "replication.models.mlp"} <= set(closure)
