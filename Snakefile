@@ -19,9 +19,17 @@ DATA = config["data_dir"]
 
 include: "rules/data.smk"
 include: "rules/classify.smk"
+include: "rules/vae.smk"
 include: "rules/analysis.smk"
 include: "rules/tables.smk"
 include: "rules/figures.smk"
+
+
+rule data:
+    """`snakemake data`: fetch and verify every dataset this scale reads, and nothing else."""
+    input:
+        [str(path) for name in ["mnist", *sorted({spec["dataset"] for spec in VAE_RUNS.values()})]
+         for path in dataset_paths(name, DATA)],
 
 
 rule all:
@@ -29,4 +37,5 @@ rule all:
         rules.table1.output,
         rules.figure3.output,
         rules.memory_figure.output,
+        rules.vae_table.output,
     default_target: True

@@ -12,9 +12,9 @@ from pathlib import Path
 
 
 def _fetch(args: argparse.Namespace) -> None:
-    from replication.data.fetch import fetch_dataset
+    from replication.data.catalog import fetch
 
-    for path in fetch_dataset(args.dataset, data_dir=args.data_dir, mirror=args.mirror):
+    for path in fetch(args.dataset, data_dir=args.data_dir, mirror=args.mirror):
         print(path)
 
 
@@ -41,6 +41,31 @@ def _train(args: argparse.Namespace) -> None:
                              data_dir=args.data_dir,
                              code_fingerprint=classify_fingerprint(spec["model"]))
     print(json.dumps({k: metrics[k] for k in ("model", "seed", "test_error", "parameters")}))
+
+
+def _train_vae(args: argparse.Namespace) -> None:
+    import torch
+
+    from replication.experiments.vae import run_vae
+    from replication.workflow import vae_fingerprint
+
+    spec = json.loads(args.spec)
+    _require_device(spec["device"])
+    torch.set_num_threads(args.threads)
+    metrics = run_vae(spec, out_dir=args.out, checkpoint_root=args.checkpoint_dir,
+                      data_dir=args.data_dir,
+                      code_fingerprint=vae_fingerprint(spec["flow"], spec["dataset"]))
+    print(json.dumps({k: metrics[k] for k in ("dataset", "flow", "seed", "neg_elbo", "nll", "unit",
+                                              "parameters")}))
+
+
+def _vae_table(args: argparse.Namespace) -> None:
+    from replication.collect.vae_table import build_vae_table
+
+    summary = build_vae_table(args.metrics, runs_csv=args.runs_csv, prefix=args.prefix,
+                              datasets=args.datasets, flows=args.flows, excluded=args.excluded)
+    print(summary[["flow", "dataset", "status", "neg_elbo_mean", "paper_neg_elbo"]]
+          .to_string(index=False))
 
 
 def _analysis_provenance(spec: dict, fingerprint: str, device: str, started: dict, out: Path) -> None:
@@ -130,10 +155,11 @@ def _table1(args: argparse.Namespace) -> None:
 
 
 def _plan(args: argparse.Namespace) -> None:
-    from replication.config import classify_runs, load_config
+    from replication.config import classify_runs, load_config, vae_runs
 
     overrides = {"scale": args.scale} if args.scale else None
-    for spec in classify_runs(load_config(args.config, overrides=overrides)):
+    runs = {"classify": classify_runs, "vae": vae_runs}[args.experiment]
+    for spec in runs(load_config(args.config, overrides=overrides)):
         print(json.dumps(spec, sort_keys=True))
 
 
@@ -163,6 +189,24 @@ def build_parser() -> argparse.ArgumentParser:
                         help="output path without suffix; .csv, .md and .tex are written")
     table1.set_defaults(handler=_table1)
 
+    train_vae = commands.add_parser("train-vae", help="train and evaluate one VAE run")
+    train_vae.add_argument("--spec", required=True, help="resolved run specification (JSON)")
+    train_vae.add_argument("--out", type=Path, required=True)
+    train_vae.add_argument("--data-dir", type=Path, required=True)
+    train_vae.add_argument("--checkpoint-dir", type=Path, required=True)
+    train_vae.add_argument("--threads", type=int, default=1)
+    train_vae.set_defaults(handler=_train_vae)
+
+    vae_table = commands.add_parser("vae-table", help="collect VAE runs into FFJORD's VAE table")
+    vae_table.add_argument("metrics", nargs="+", type=Path, help="metrics.json of each run")
+    vae_table.add_argument("--runs-csv", type=Path, required=True)
+    vae_table.add_argument("--prefix", type=Path, required=True)
+    vae_table.add_argument("--datasets", nargs="+", required=True, help="the table's columns")
+    vae_table.add_argument("--flows", nargs="+", required=True, help="the table's rows")
+    vae_table.add_argument("--excluded", nargs="*", default=[],
+                           help="datasets left out on purpose (their cells say so)")
+    vae_table.set_defaults(handler=_vae_table)
+
     sweep = commands.add_parser("tolerance-sweep",
                                 help="Figure 3a/b: solver tolerance sweep on a trained ODE-Net")
     sweep.add_argument("--weights", type=Path, required=True, help="model.pt of an odenet run")
@@ -191,6 +235,7 @@ def build_parser() -> argparse.ArgumentParser:
     memory_plot.set_defaults(handler=_memory_figure)
 
     plan = commands.add_parser("plan", help="print the resolved run specifications of a scale")
+    plan.add_argument("--experiment", choices=["classify", "vae"], default="classify")
     plan.add_argument("--config", type=Path, default=Path("config/config.yaml"))
     plan.add_argument("--scale", choices=["smoke", "cpu", "paper"])
     plan.set_defaults(handler=_plan)

@@ -52,6 +52,11 @@ def _cross_key_problems(config: dict) -> list[tuple[str, str]]:
         if "odenet" not in classify["models"]:
             problems.append((f"scales.{scale}.classify.models",
                              "Figure 3 analyses the trained 'odenet', which is missing"))
+        frey = section["vae"]["datasets"].get("freyfaces")
+        if frey is not None and "split_seeds" not in frey:
+            problems.append((f"scales.{scale}.vae.datasets.freyfaces",
+                             "Frey Faces is split by a seeded shuffle: give split_seeds "
+                             "(the papers use [123, 321, 231])"))
     return problems
 
 
@@ -84,4 +89,37 @@ def classify_runs(config: dict) -> list[dict]:
                 "training": {**section["training"], **options.get("training", {})},
                 "architecture": dict(options.get("architecture", {})),
             })
+    return runs
+
+
+def vae_runs(config: dict) -> list[dict]:
+    """One resolved specification per (dataset, flow, seed) of the selected scale's VAE table.
+
+    Datasets named in ``exclude_datasets`` are left out (the table marks them); a dataset's
+    own ``training``/``evaluation`` entries override single keys of the scale's.
+    """
+    scale = config["scale"]
+    section = config["scales"][scale]["vae"]
+    excluded = set(config.get("exclude_datasets") or [])
+    runs = []
+    for dataset, options in section["datasets"].items():
+        if dataset in excluded:
+            continue
+        split_seeds = options.get("split_seeds")
+        for flow, flow_options in section["flows"].items():
+            for index, seed in enumerate(section["seeds"]):
+                runs.append({
+                    "experiment": "vae",
+                    "scale": scale,
+                    "dataset": dataset,
+                    "flow": flow,
+                    "seed": seed,
+                    "device": section["device"],
+                    "data": {**options["data"],
+                             "split_seed": split_seeds[index % len(split_seeds)]
+                             if split_seeds else None},
+                    "model": {**section["model"], "flow_options": dict(flow_options)},
+                    "training": {**section["training"], **options.get("training", {})},
+                    "evaluation": {**section["evaluation"], **options.get("evaluation", {})},
+                })
     return runs

@@ -5,12 +5,15 @@ Pure Python (no torch), imported by the Snakefile at parse time.
 from __future__ import annotations
 
 from replication.fingerprint import code_fingerprint
+from replication.flows import FLOWS
 from replication.models import MODELS
 
 CLASSIFY_MODULE = "replication.experiments.classify"
 TABLE1_MODULE = "replication.collect.table1"
 TOLERANCE_MODULE = "replication.experiments.tolerance"
 MEMORY_DEPTH_MODULE = "replication.experiments.memory_depth"
+VAE_MODULE = "replication.experiments.vae"
+VAE_TABLE_MODULE = "replication.collect.vae_table"
 
 
 def classify_run_dir(results_dir: str, spec: dict) -> str:
@@ -20,6 +23,22 @@ def classify_run_dir(results_dir: str, spec: dict) -> str:
 def classify_fingerprint(model: str) -> str:
     """Code a classifier run depends on: the experiment and the one model it builds."""
     return code_fingerprint(CLASSIFY_MODULE, MODELS.module_of(model))
+
+
+def vae_run_dir(results_dir: str, spec: dict) -> str:
+    return (f"{results_dir}/{spec['scale']}/vae/{spec['dataset']}/{spec['flow']}"
+            f"/seed{spec['seed']}")
+
+
+def vae_fingerprint(flow: str, dataset: str) -> str:
+    """Code a VAE run depends on: the experiment, the one flow it builds, its dataset's loader."""
+    from replication.data.catalog import IMAGE_DATASETS
+
+    return code_fingerprint(VAE_MODULE, FLOWS.module_of(flow), IMAGE_DATASETS.module_of(dataset))
+
+
+def vae_table_fingerprint() -> str:
+    return code_fingerprint(VAE_TABLE_MODULE)
 
 
 def table1_fingerprint() -> str:

@@ -1,0 +1,168 @@
+"""FFJORD's VAE table from VAE runs: rows = flows, columns = datasets, the paper beside ours.
+
+The tidy table (``vae_table.csv``) has one row per (flow, dataset) of the configured grid,
+so a cell that was not run is a row that says why, never a missing row.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from replication.collect.labels import memory_method
+from replication.collect.paper import VAE_DATASETS, VAE_FLOWS, vae_paper_cell
+from replication.collect.render import write_table
+from replication.results import write_text
+
+RUN_STATUS = "run"
+EXCLUDED_STATUS = "not run (excluded)"
+
+
+def load_runs(metrics_paths: list[Path]) -> pd.DataFrame:
+    """One tidy row per run: its metrics plus the provenance fields that identify it."""
+    rows = []
+    for path in map(Path, metrics_paths):
+        metrics = json.loads(path.read_text())
+        provenance_path = path.with_name("provenance.json")
+        provenance = json.loads(provenance_path.read_text()) if provenance_path.is_file() else {}
+        rows.append({
+            **metrics,
+            "git_sha": provenance.get("git_sha"),
+            "git_dirty": provenance.get("git_dirty"),
+            "device_name": provenance.get("device_name"),
+            "torch": provenance.get("packages", {}).get("torch"),
+            "code_fingerprint": provenance.get("code_fingerprint"),
+            "width": provenance.get("spec", {}).get("model", {}).get("width"),
+            "run_dir": str(path.parent),
+        })
+    if not rows:
+        raise ValueError("no VAE runs given: nothing to tabulate")
+    runs = pd.DataFrame(rows)
+    for column, known in (("flow", VAE_FLOWS), ("dataset", VAE_DATASETS)):
+        unknown = sorted(set(runs[column]) - set(known))
+        if unknown:
+            raise ValueError(f"runs of {column}s without a VAE table entry: {unknown}")
+    return runs.sort_values(["dataset", "flow", "seed"]).reset_index(drop=True)
+
+
+def summarise(runs: pd.DataFrame, *, datasets: list[str], flows: list[str],
+              excluded: list[str]) -> pd.DataFrame:
+    """Mean and std over seeds per (flow, dataset); every cell of the grid gets a row."""
+    grouped = runs.groupby(["flow", "dataset"]).agg(
+        n_seeds=("seed", "nunique"),
+        neg_elbo_mean=("neg_elbo", "mean"),
+        neg_elbo_std=("neg_elbo", "std"),
+        nll_mean=("nll", "mean"),
+        nll_std=("nll", "std"),
+        unit=("unit", "first"),
+        neg_elbo_nats_mean=("neg_elbo_nats", "mean"),
+        nll_nats_mean=("nll_nats", "mean"),
+        is_samples=("is_samples", "first"),
+        is_test_images=("is_test_images", "first"),
+        parameters=("parameters", "first"),
+        flow_parameters=("flow_parameters", "first"),
+        peak_memory_bytes=("peak_memory_bytes", "mean"),
+        memory_method=("memory_method", "first"),
+        epoch_seconds=("epoch_seconds", "mean"),
+        step_seconds=("step_seconds", "mean"),
+        epochs=("epochs", "max"),
+        selected_epoch=("selected_epoch", "mean"),
+        nfe_forward_per_batch=("nfe_forward_per_batch", "mean"),
+        nfe_backward_per_batch=("nfe_backward_per_batch", "mean"),
+        train_size=("train_size", "first"),
+        test_size=("test_size", "first"),
+        width=("width", "first"),
+        device=("device", "first"),
+        scale=("scale", "first"),
+    )
+    cells = []
+    for flow in flows:
+        for dataset in datasets:
+            key = (flow, dataset)
+            if key in grouped.index:
+                row = {"flow": flow, "dataset": dataset, "status": RUN_STATUS,
+                       **grouped.loc[key].to_dict()}
+            elif dataset in excluded:
+                row = {"flow": flow, "dataset": dataset, "status": EXCLUDED_STATUS}
+            else:
+                raise ValueError(f"no run of flow {flow!r} on dataset {dataset!r}, and the "
+                                 "dataset is not excluded: the table would be silently incomplete")
+            paper = vae_paper_cell(flow, dataset)
+            row["paper_neg_elbo"] = paper.mean if paper else None
+            row["paper_neg_elbo_std"] = paper.std if paper else None
+            row["flow_label"] = VAE_FLOWS[flow]
+            row["dataset_label"] = VAE_DATASETS[dataset]
+            cells.append(row)
+    return pd.DataFrame(cells)
+
+
+def _value_text(mean: float, std: float, n_seeds: float, unit: str) -> str:
+    digits = 2 if unit == "bits/dim" else 1
+    if pd.notna(std) and n_seeds > 1:
+        return f"{mean:.{digits}f} ± {std:.{digits}f}"
+    return f"{mean:.{digits}f}"
+
+
+def _cell_text(row) -> str:
+    if row.status != RUN_STATUS:
+        ours = row.status
+    else:
+        ours = (f"{_value_text(row.neg_elbo_mean, row.neg_elbo_std, row.n_seeds, row.unit)}"
+                f" (NLL {_value_text(row.nll_mean, row.nll_std, row.n_seeds, row.unit)})")
+    if pd.isna(row.paper_neg_elbo):
+        return f"{ours} [paper –]"
+    return f"{ours} [paper {row.paper_neg_elbo:.2f} ± {row.paper_neg_elbo_std:.2f}]"
+
+
+def display_table(summary: pd.DataFrame) -> pd.DataFrame:
+    """Rows = flows, columns = datasets; each cell: ours −ELBO (NLL) [paper −ELBO]."""
+    frame = summary.assign(cell=[_cell_text(r) for r in summary.itertuples()])
+    table = frame.pivot(index="flow", columns="dataset", values="cell")
+    table = table.loc[list(dict.fromkeys(summary["flow"])), list(dict.fromkeys(summary["dataset"]))]
+    table.columns = [f"{VAE_DATASETS[d]}{' (bits/dim)' if d == 'freyfaces' else ''}"
+                     for d in table.columns]
+    table.insert(0, "Flow", [VAE_FLOWS[f] for f in table.index])
+    params = frame[frame["status"] == RUN_STATUS].groupby("flow")["flow_parameters"].first()
+    table.insert(1, "Flow params", [
+        f"{int(params[f]):,}" if f in params.index else "–" for f in table.index])
+    return table.reset_index(drop=True)
+
+
+def table_notes(summary: pd.DataFrame) -> list[str]:
+    ran = summary[summary["status"] == RUN_STATUS]
+    first = ran.iloc[0]
+    seeds = ", ".join(str(int(n)) for n in sorted(set(ran["n_seeds"])))
+    epochs = ", ".join(f"{VAE_DATASETS[d]} {int(e)}" for d, e in
+                       ran.groupby("dataset", sort=False)["epochs"].max().items())
+    methods = sorted({memory_method(code) for code in ran["memory_method"]})
+    samples = ", ".join(f"{VAE_DATASETS[d]} {int(s):,} samples on {int(n):,} images" for d, s, n in
+                        ran.groupby("dataset", sort=False)[["is_samples", "is_test_images"]]
+                        .first().itertuples())
+    notes = [
+        f"Scale `{first.scale}` on {first.device}, encoder/decoder width ×{first.width:g} of Berg "
+        f"et al.'s (1 = the papers'), at most {epochs} epochs; test −ELBO of the epoch with the "
+        f"lowest validation −ELBO, mean ± std over seeds where there are several (seeds per "
+        f"cell: {seeds}). Nats per image; Frey Faces in bits per dimension.",
+        f"NLL: importance-sampled −log p(x) ({samples}); FFJORD's paper reports −ELBO only.",
+        "Paper: FFJORD Table 3 (baselines from Berg et al. 2018); its Sylvester row is the best "
+        "of the three Sylvester variants, so all three of ours sit beside it.",
+        f"Parameters, peak memory of a training step ({', '.join(methods)}), time per epoch and "
+        "NFE per cell are in vae_table.csv.",
+    ]
+    if (summary["status"] != RUN_STATUS).any():
+        missing = sorted(set(summary.loc[summary["status"] != RUN_STATUS, "dataset"]))
+        notes.append(f"Not run (excluded by the `exclude_datasets` setting): "
+                     f"{', '.join(VAE_DATASETS[d] for d in missing)}.")
+    return notes
+
+
+def build_vae_table(metrics_paths: list[Path], *, runs_csv: Path, prefix: Path,
+                    datasets: list[str], flows: list[str], excluded: list[str]) -> pd.DataFrame:
+    runs = load_runs(metrics_paths)
+    write_text(runs_csv, runs.to_csv(index=False))
+    summary = summarise(runs, datasets=datasets, flows=flows, excluded=excluded)
+    write_table(summary, display_table(summary), prefix,
+                title="FFJORD VAE table: test −ELBO (NLL) [paper −ELBO]",
+                notes=table_notes(summary))
+    return summary
