@@ -23,6 +23,7 @@ include: "rules/vae.smk"
 include: "rules/analysis.smk"
 include: "rules/tables.smk"
 include: "rules/figures.smk"
+include: "rules/report.smk"
 
 
 rule data:
@@ -38,4 +39,5 @@ rule all:
         rules.figure3.output,
         rules.memory_figure.output,
         rules.vae_table.output,
+        rules.report.output,
     default_target: True

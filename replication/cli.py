@@ -239,6 +239,10 @@ def build_parser() -> argparse.ArgumentParser:
     plan.add_argument("--config", type=Path, default=Path("config/config.yaml"))
     plan.add_argument("--scale", choices=["smoke", "cpu", "paper"])
     plan.set_defaults(handler=_plan)
+
+    from replication.claims.commands import add_commands as add_claims_commands
+
+    add_claims_commands(commands)
     return parser
 
 

@@ -41,6 +41,14 @@ def vae_table_fingerprint() -> str:
     return code_fingerprint(VAE_TABLE_MODULE)
 
 
+def claims_fingerprint() -> str:
+    return code_fingerprint("replication.claims.verdicts")
+
+
+def report_fingerprint() -> str:
+    return code_fingerprint("replication.report.build")
+
+
 def table1_fingerprint() -> str:
     return code_fingerprint(TABLE1_MODULE)
 

@@ -1,0 +1,112 @@
+"""Where the verdicts read their measurements: file names and column names, in one place.
+
+The claims registry (``claims.yaml``) names measure and check functions; those functions find
+their numbers through the mappings below only. When another rule renames a file or a column,
+change it here and nothing else.
+
+Paths are relative to the results folder of a scale (``results/<scale>``) or to its figures
+folder (``figures/<scale>``), as the registry's ``{results}/`` and ``{figures}/`` prefixes say.
+"""
+
+from __future__ import annotations
+
+# --- Neural ODE Table 1: results/<scale>/table1.csv (replication.collect.table1), a row per model.
+TABLE1_FILE = "table1.csv"
+TABLE1_KEY = "model"  # row key: mlp, resnet, rknet, odenet, stem, resnet1
+TABLE1_SEEDS = "n_seeds"
+# quantity -> (mean column, std column or None, factor to the claim's unit, unit)
+TABLE1_QUANTITIES = {
+    "test_error": ("test_error_mean", "test_error_std", 1.0, "%"),
+    "parameters_millions": ("parameters", None, 1e-6, "M"),
+    "peak_memory_mib": ("peak_memory_bytes", None, 1.0 / 2**20, "MiB"),
+    "epoch_seconds": ("epoch_seconds", None, 1.0, "s"),
+}
+
+# --- Figure 3 (replication.plots.figure3): figures/<scale>/figure3{a,b,c,d}.csv.
+FIGURE3C_FILE = "figure3c.csv"  # one row per training batch of the adjoint run
+FIGURE3C_FORWARD = "nfe_forward"
+FIGURE3C_BACKWARD = "nfe_backward"
+FIGURE3C_FITTED_RATIO = "fitted_ratio"  # NFE-B / NFE-F, least squares through the origin
+
+# --- Tolerance sweep behind Figure 3a/b: results/<scale>/figure3/tolerance_sweep.csv.
+SWEEP_FILE = "figure3/tolerance_sweep.csv"
+SWEEP_NFE = "nfe_forward"
+SWEEP_ERROR = "relative_error"
+SWEEP_SECONDS = "seconds_median"
+
+# --- Memory vs depth (replication.plots.memory): figures/<scale>/memory_depth_fits.csv,
+# one row per variant (resnet, rknet, adjoint) with a straight-line fit over the depths measured.
+MEMORY_FITS_FILE = "memory_depth_fits.csv"
+MEMORY_FITS_KEY = "variant"
+MEMORY_FITS_DEPTHS = "depths"  # "1..64"
+MEMORY_FITS_QUANTITIES = {
+    # quantity -> (slope column, intercept column or None, unit of the slope)
+    "memory": ("memory_bytes_per_step", "memory_intercept_bytes", "bytes"),
+    "time": ("seconds_per_step", None, "s"),
+}
+# The points behind those fits: figures/<scale>/memory_depth.csv, one row per (variant, depth).
+MEMORY_POINTS_FILE = "memory_depth.csv"
+MEMORY_POINTS_DEPTH = "depth"
+MEMORY_POINTS_QUANTITIES = {
+    "memory": ("peak_memory_bytes", "MiB", 2**20),
+    "time": ("step_seconds_median", "s", 1.0),
+}
+
+# --- FFJORD VAE table: results/<scale>/vae_table.csv (replication.collect.vae_table), tidy,
+# one row per (flow, dataset) over seeds.
+VAE_TABLE_FILE = "vae_table.csv"
+VAE_COLUMNS = {
+    "flow": "flow",
+    "dataset": "dataset",
+    "n_seeds": "n_seeds",
+    "mean": "neg_elbo_mean",
+    "std": "neg_elbo_std",
+    "unit": "unit",  # 'nats' or 'bits/dim'
+    "status": "status",  # 'run', or why a grid cell has no result (e.g. 'not run (excluded)')
+}
+# The paper's rows -> our flow names. A row with several names is the best (lowest mean) of them:
+# the paper's "Sylvester" row is the best of the O-, H- and T-SNF for each dataset (spec §3.1).
+VAE_FLOWS = {
+    "no_flow": ("none", "no_flow"),
+    "planar": ("planar",),
+    "iaf": ("iaf",),
+    "sylvester": ("sylvester_o", "sylvester_h", "sylvester_t"),
+    "ffjord": ("ffjord", "cnf_rank", "cnf"),
+}
+# The paper's columns -> the dataset names our rows may use.
+VAE_DATASETS = {
+    "mnist": ("mnist", "binarized_mnist", "static_mnist", "mnist_static"),
+    "omniglot": ("omniglot",),
+    "freyfaces": ("freyfaces", "frey_faces", "frey"),
+    "caltech": ("caltech", "caltech101_silhouettes", "caltech_silhouettes"),
+}
+VAE_UNITS = {"mnist": "nats", "omniglot": "nats", "freyfaces": "bits/dim", "caltech": "nats"}
+
+# --- FFJORD Figure 5 (NFE vs latent dimension, not built yet): one row per (latent_dim, epoch).
+FFJORD_NFE_DIM_FILE = "ffjord/nfe_vs_dim.csv"
+FFJORD_NFE_DIM_COLUMNS = {"dim": "latent_dim", "epoch": "epoch", "nfe": "nfe_forward"}
+
+# --- The article's experiments (replication.article): one folder per job,
+# results/<scale>/article/<a1|a2|a3>/seed<k>/ and results/<scale>/article/a4/<readout>/seed<k>/,
+# each with metrics.json. A key below is a dotted path into metrics.json ('*' matches every key
+# at that level), or a tuple of such paths tried in order; a value may be a number or a list.
+ARTICLE_DIR = "article"
+ARTICLE_METRICS = "metrics.json"
+ARTICLE_KEYS = {
+    "accuracy": "test_accuracy",  # a fraction in [0, 1] or a percentage; read as %
+    "nfe_forward": "nfe_forward_per_batch",
+    "nfe_backward": "nfe_backward_per_batch",
+    # A4: the largest change of any parameter gradient when the log-density is carried along,
+    # and the largest gradient, per check (initial/final) and solver.
+    "log_density_gradient": (
+        "log_density_gradient_max_abs_diff",
+        "log_density_effect.*.*.max_abs_grad_diff",
+    ),
+    "largest_gradient": ("log_density_effect.*.*.max_abs_grad",),
+    # A4 as written (its fc(ε) readout): the largest gradient that reaches the ODE dynamics.
+    "dynamics_gradient": ("log_density_effect.*.*.as_written_dynamics_max_abs_grad",),
+}
+ARTICLE_A4_READOUTS = ("as_written", "z_T")  # sub-folders of article/a4
+ARTICLE_A2_DIR = "article/a2"  # rows.csv in each seed folder: A1's network at other n and dt
+ARTICLE_A2_FILE = "rows.csv"
+ARTICLE_A2_COLUMNS = {"n": "n", "dt": "dt", "accuracy": "accuracy"}
