@@ -20,6 +20,7 @@ DATA = config["data_dir"]
 include: "rules/data.smk"
 include: "rules/classify.smk"
 include: "rules/vae.smk"
+include: "rules/article.smk"
 include: "rules/analysis.smk"
 include: "rules/tables.smk"
 include: "rules/figures.smk"

@@ -240,8 +240,10 @@ def build_parser() -> argparse.ArgumentParser:
     plan.add_argument("--scale", choices=["smoke", "cpu", "paper"])
     plan.set_defaults(handler=_plan)
 
+    from replication.article.commands import add_commands as add_article_commands
     from replication.claims.commands import add_commands as add_claims_commands
 
+    add_article_commands(commands)
     add_claims_commands(commands)
     return parser
 

@@ -41,6 +41,11 @@ def vae_table_fingerprint() -> str:
     return code_fingerprint(VAE_TABLE_MODULE)
 
 
+def article_fingerprint() -> str:
+    """Every article job imports the same runner (NumPy net and torch snippets)."""
+    return code_fingerprint("replication.article.run")
+
+
 def claims_fingerprint() -> str:
     return code_fingerprint("replication.claims.verdicts")
 

@@ -9,6 +9,7 @@ REPORT_INPUTS = [
     rules.figure3.output,
     rules.memory_figure.output,
     rules.vae_table.output,
+    rules.article.input,
 ]
 
 
