@@ -107,6 +107,7 @@ def vae_runs(config: dict) -> list[dict]:
             continue
         split_seeds = options.get("split_seeds")
         for flow, flow_options in section["flows"].items():
+            flow_options = {**flow_options, **options.get("flow_options", {}).get(flow, {})}
             for index, seed in enumerate(section["seeds"]):
                 runs.append({
                     "experiment": "vae",

@@ -15,10 +15,10 @@ trace, both per sample for a batch ``z`` of shape ``(B, D)`` whose rows do not i
 * :func:`hutchinson_trace` — Hutchinson's estimator tr(J) = E[εᵀ J ε] for any noise with
   E[ε] = 0, Cov[ε] = I (Gaussian or Rademacher). One vjp εᵀJ, then a dot product with ε:
   **one vjp**, O(1) in D. Its variance is ½‖J + Jᵀ‖_F² for Gaussian ε and
-  ½‖J + Jᵀ‖_F² − 2Σᵢ Jᵢᵢ² for Rademacher ε (never larger). FFJORD uses it in training, with ε drawn **once per ODE
-  solve** (eq. 8, Algorithm 1): re-drawing ε at every evaluation of f makes the dynamics a
-  random function of t, so the adaptive solver cannot meet its tolerance and its number of
-  function evaluations explodes (spec §5 item 8).
+  ½‖J + Jᵀ‖_F² − 2Σᵢ Jᵢᵢ² for Rademacher ε (never larger). FFJORD uses it in training, with
+  ε drawn **once per ODE solve** (eq. 8, Algorithm 1): re-drawing ε at every evaluation of f
+  makes the dynamics a random function of t, so the adaptive solver cannot meet its
+  tolerance and its number of function evaluations explodes (spec §5 item 8).
 
 ``create_graph=True`` keeps the graph of the trace itself, which is needed whenever the
 trace must be differentiated again: training by backpropagation through the solver and
