@@ -144,7 +144,9 @@ def table_notes(summary: pd.DataFrame) -> list[str]:
         f"et al.'s (1 = the papers'), at most {epochs} epochs; test −ELBO of the epoch with the "
         f"lowest validation −ELBO, mean ± std over seeds where there are several (seeds per "
         f"cell: {seeds}). Nats per image; Frey Faces in bits per dimension.",
-        f"NLL: importance-sampled −log p(x) ({samples}); FFJORD's paper reports −ELBO only.",
+        f"NLL: importance-sampled −log p(x) ({samples}: the first test images, while the −ELBO "
+        "is over the whole test set, so where the NLL covers a subset the two are not "
+        "comparable cell by cell); FFJORD's paper reports −ELBO only.",
         "Paper: FFJORD Table 3 (baselines from Berg et al. 2018); its Sylvester row is the best "
         "of the three Sylvester variants, so all three of ours sit beside it.",
         f"Parameters, peak memory of a training step ({', '.join(methods)}), time per epoch and "
