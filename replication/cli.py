@@ -243,8 +243,11 @@ def build_parser() -> argparse.ArgumentParser:
     from replication.article.commands import add_commands as add_article_commands
     from replication.claims.commands import add_commands as add_claims_commands
 
+    from replication.regress.commands import add_commands as add_regress_commands
+
     add_article_commands(commands)
     add_claims_commands(commands)
+    add_regress_commands(commands)
     return parser
 
 

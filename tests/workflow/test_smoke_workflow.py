@@ -6,39 +6,19 @@ on a second run; a model's config or code change reruns exactly that model's job
 """
 from __future__ import annotations
 
-import os
 import re
-import shutil
 import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pandas as pd
 import pytest
 import yaml
 
+# The session-scoped `project` fixture (one smoke run shared with test_smoke_baselines.py) and
+# these helpers live in tests/workflow/conftest.py.
+from tests.workflow.conftest import SNAKEMAKE, project_env, snakemake
+
 pytestmark = pytest.mark.workflow
-
-PROJECT_FILES = ("Snakefile", "rules", "config", "replication", "profiles")
-SNAKEMAKE = (sys.executable, "-m", "snakemake")
-
-
-def project_env(project: Path) -> dict:
-    """Import the copy's package, not the installed one; rules' `python` is this interpreter."""
-    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
-    return {**os.environ, "PYTHONPATH": str(project), "PATH": path}
-
-
-def snakemake(project: Path, *args: str, mirror: Path, check: bool = True):
-    env = project_env(project)
-    done = subprocess.run(
-        [*SNAKEMAKE, "--cores", "2", "--config", "scale=smoke", f"data_mirror={mirror}", *args],
-        cwd=project, env=env, capture_output=True, text=True, timeout=900,
-    )
-    if check and done.returncode != 0:
-        raise AssertionError(f"snakemake {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}")
-    return done
 
 
 def job_blocks(output: str) -> list[tuple[str, str]]:
@@ -58,22 +38,6 @@ def planned_jobs(output: str) -> set[str]:
         model = re.search(r"wildcards: model=(\w+)", block)
         jobs.add(f"{rule}:{model.group(1)}" if model else rule)
     return jobs
-
-
-@pytest.fixture(scope="module")
-def project(tmp_path_factory, repo_root, mirror):
-    """A copy of the project after one complete smoke run."""
-    root = tmp_path_factory.mktemp("project")
-    for name in PROJECT_FILES:
-        source = repo_root / name
-        if source.is_dir():
-            shutil.copytree(source, root / name, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            shutil.copy2(source, root / name)
-    start = time.perf_counter()
-    snakemake(root, mirror=mirror)
-    print(f"\nsmoke workflow end to end: {time.perf_counter() - start:.1f} s")
-    return root
 
 
 def test_smoke_run_produces_table1_with_every_model(project):
@@ -116,7 +80,8 @@ def test_plotting_change_reruns_only_the_plot(project, mirror):
         done = snakemake(project, "--dry-run", mirror=mirror)
     finally:
         module.write_text(original)
-    assert planned_jobs(done.stdout) == {"memory_figure", "all"}
+    # the plot, and the verdicts and report that read it
+    assert planned_jobs(done.stdout) == {"memory_figure", "claims", "report", "all"}
 
 
 def test_second_run_does_nothing(project, mirror):
@@ -138,7 +103,7 @@ def test_config_change_reruns_exactly_that_model(project, mirror):
         config_path.write_text(original)
     # the ODE-Net's table row and the Figure 3 analyses of that ODE-Net, nothing else
     assert planned_jobs(done.stdout) == {"train_classifier:odenet", "table1", "tolerance_sweep",
-                                         "figure3", "all"}
+                                         "figure3", "claims", "report", "all"}
 
 
 def test_code_change_reruns_exactly_the_jobs_that_import_it(project, mirror):
@@ -157,7 +122,7 @@ def test_code_change_reruns_exactly_the_jobs_that_import_it(project, mirror):
     # every model built from resnet.py, and the memory measurement that builds ResNets
     assert planned_jobs(done.stdout) == {
         "train_classifier:resnet", "train_classifier:resnet1", "train_classifier:stem",
-        "table1", "memory_depth", "memory_figure", "all",
+        "table1", "memory_depth", "memory_figure", "claims", "report", "all",
     }
 
 
@@ -179,5 +144,7 @@ def test_cuda_jobs_request_a_gpu(project, mirror):
     assert done.returncode == 0, done.stderr
     blocks = job_blocks(done.stdout)
     gpu_jobs = [rule for rule, block in blocks if re.search(r"resources:.*gpu=1", block)]
-    assert sorted(set(gpu_jobs)) == ["memory_depth", "tolerance_sweep", "train_classifier"]
+    assert sorted(set(gpu_jobs)) == ["article_a4", "memory_depth", "tolerance_sweep",
+                                     "train_classifier", "train_vae"]
     assert gpu_jobs.count("train_classifier") == 18  # 6 models × 3 seeds
+    assert gpu_jobs.count("train_vae") == 84  # 7 flows × 4 datasets × 3 seeds

@@ -1,0 +1,71 @@
+"""The smoke workflow's VAE table, article jobs, claims and report, and a missing Omniglot file."""
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+
+import pandas as pd
+import pytest
+
+from tests.workflow.conftest import PROJECT_FILES, SNAKEMAKE, project_env
+
+pytestmark = pytest.mark.workflow
+
+FLOWS = {"none", "planar", "iaf", "sylvester_o", "sylvester_h", "sylvester_t"}
+
+
+def test_smoke_run_produces_the_vae_table(project):
+    table = pd.read_csv(project / "results" / "smoke" / "vae_table.csv")
+    assert set(table["flow"]) == FLOWS
+    assert set(table["dataset"]) == {"binarized_mnist", "omniglot", "freyfaces",
+                                     "caltech101_silhouettes"}
+    ran = table[table["status"] == "run"]
+    assert len(ran) >= 3 * len(FLOWS)
+    assert (ran["neg_elbo_mean"] > 0).all() and (ran["nll_mean"] > 0).all()
+    assert set(ran.loc[ran["dataset"] == "freyfaces", "unit"]) == {"bits/dim"}
+    assert table["paper_neg_elbo"].notna().all()
+    markdown = (project / "results" / "smoke" / "vae_table.md").read_text()
+    assert "[paper 86.55 ± 0.06]" in markdown
+    for run in (project / "results" / "smoke" / "vae").glob("*/*/seed0"):
+        provenance = json.loads((run / "provenance.json").read_text())
+        assert provenance["spec"]["flow"] == run.parent.name
+
+
+def test_smoke_run_produces_the_article_jobs_claims_and_report(project):
+    results = project / "results" / "smoke"
+    for job in ("a1/seed0", "a2/seed0", "a3/seed0", "a4/as_written/seed0", "a4/z_T/seed0"):
+        assert (results / "article" / job / "metrics.json").is_file(), job
+        assert (results / "article" / job / "provenance.json").is_file(), job
+    claims = pd.read_csv(results / "claims.csv")
+    assert len(claims) > 50
+    assert set(claims["verdict"]) <= {"reproduced", "not reproduced", "inconclusive at this scale",
+                                      "not run"}
+    vae_claims = claims[claims["id"].str.contains("vae", case=False)]
+    assert (vae_claims["verdict"] != "not run").any(), "the VAE table was evaluated"
+    html = (results / "REPORT.html").read_text()
+    assert "<table" in html and "data:image/png;base64," in html
+    assert (results / "REPORT.md").stat().st_size > 1000
+
+
+def test_missing_omniglot_fails_clearly_while_other_datasets_complete(tmp_path, repo_root, mirror):
+    """With Omniglot's file absent from the mirror, --keep-going still trains the other datasets."""
+    if any((mirror / "omniglot").glob("chardata.mat*")):
+        pytest.skip("this mirror has Omniglot")
+    for name in PROJECT_FILES:
+        source = repo_root / name
+        if source.is_dir():
+            shutil.copytree(source, tmp_path / name, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy2(source, tmp_path / name)
+    targets = [f"results/smoke/vae/{dataset}/none/seed0/metrics.json"
+               for dataset in ("omniglot", "caltech101_silhouettes")]
+    done = subprocess.run(
+        [*SNAKEMAKE, "--cores", "2", "--keep-going", "--config", "scale=smoke",
+         f"data_mirror={mirror}", "--", *targets],
+        cwd=tmp_path, env=project_env(tmp_path), capture_output=True, text=True, timeout=600)
+    assert done.returncode != 0
+    assert (tmp_path / targets[1]).is_file(), "the Caltech job completed"
+    assert not (tmp_path / targets[0]).exists()
+    log = (tmp_path / "logs" / "data" / "fetch_omniglot.log").read_text()
+    assert "chardata.mat" in log and "exclude_datasets" in log and "Traceback" not in log
