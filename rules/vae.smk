@@ -49,9 +49,10 @@ rule vae_table:
     params:
         code=vae_table_fingerprint(),
         prefix=f"{RESULTS}/vae_table",
-        datasets=" ".join(VAE["datasets"]),
-        flows=" ".join(VAE["flows"]),
-        excluded=" ".join(config.get("exclude_datasets") or []),
+        # sorted: the table orders rows and columns as the paper does, whatever the config's order
+        datasets=" ".join(sorted(VAE["datasets"])),
+        flows=" ".join(sorted(VAE["flows"])),
+        excluded=" ".join(sorted(config.get("exclude_datasets") or [])),
     log:
         f"{LOGS}/vae_table.log",
     shell:

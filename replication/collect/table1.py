@@ -1,7 +1,6 @@
 """Neural ODE Table 1 from classifier runs: one row per model, ours beside the paper's."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pandas as pd
@@ -9,6 +8,7 @@ import pandas as pd
 from replication.collect.labels import memory_method
 from replication.collect.paper import TABLE1
 from replication.collect.render import write_table
+from replication.collect.runs import run_record
 from replication.results import write_text
 
 MODEL_ORDER = ["mlp", "resnet", "rknet", "odenet", "stem", "resnet1"]
@@ -17,19 +17,10 @@ MODEL_ORDER = ["mlp", "resnet", "rknet", "odenet", "stem", "resnet1"]
 def load_runs(metrics_paths: list[Path]) -> pd.DataFrame:
     """One tidy row per run: its metrics plus the provenance fields that identify it."""
     rows = []
-    for path in map(Path, metrics_paths):
-        metrics = json.loads(path.read_text())
-        provenance_path = path.with_name("provenance.json")
-        provenance = json.loads(provenance_path.read_text()) if provenance_path.is_file() else {}
-        rows.append({
-            **metrics,
-            "git_sha": provenance.get("git_sha"),
-            "git_dirty": provenance.get("git_dirty"),
-            "device_name": provenance.get("device_name"),
-            "torch": provenance.get("packages", {}).get("torch"),
-            "code_fingerprint": provenance.get("code_fingerprint"),
-            "run_dir": str(path.parent),
-        })
+    for path in metrics_paths:
+        record = run_record(path)
+        record.pop("spec")
+        rows.append(record)
     if not rows:
         raise ValueError("no classifier runs given: nothing to tabulate")
     runs = pd.DataFrame(rows)

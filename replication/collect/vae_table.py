@@ -5,7 +5,6 @@ so a cell that was not run is a row that says why, never a missing row.
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pandas as pd
@@ -13,6 +12,7 @@ import pandas as pd
 from replication.collect.labels import memory_method
 from replication.collect.paper import VAE_DATASETS, VAE_FLOWS, vae_paper_cell
 from replication.collect.render import write_table
+from replication.collect.runs import run_record
 from replication.results import write_text
 
 RUN_STATUS = "run"
@@ -22,20 +22,10 @@ EXCLUDED_STATUS = "not run (excluded)"
 def load_runs(metrics_paths: list[Path]) -> pd.DataFrame:
     """One tidy row per run: its metrics plus the provenance fields that identify it."""
     rows = []
-    for path in map(Path, metrics_paths):
-        metrics = json.loads(path.read_text())
-        provenance_path = path.with_name("provenance.json")
-        provenance = json.loads(provenance_path.read_text()) if provenance_path.is_file() else {}
-        rows.append({
-            **metrics,
-            "git_sha": provenance.get("git_sha"),
-            "git_dirty": provenance.get("git_dirty"),
-            "device_name": provenance.get("device_name"),
-            "torch": provenance.get("packages", {}).get("torch"),
-            "code_fingerprint": provenance.get("code_fingerprint"),
-            "width": provenance.get("spec", {}).get("model", {}).get("width"),
-            "run_dir": str(path.parent),
-        })
+    for path in metrics_paths:
+        record = run_record(path)
+        spec = record.pop("spec")
+        rows.append({**record, "width": spec.get("model", {}).get("width")})
     if not rows:
         raise ValueError("no VAE runs given: nothing to tabulate")
     runs = pd.DataFrame(rows)
@@ -163,6 +153,13 @@ def build_vae_table(metrics_paths: list[Path], *, runs_csv: Path, prefix: Path,
                     datasets: list[str], flows: list[str], excluded: list[str]) -> pd.DataFrame:
     runs = load_runs(metrics_paths)
     write_text(runs_csv, runs.to_csv(index=False))
+    unknown = sorted(set(datasets) - set(VAE_DATASETS)) + sorted(set(flows) - set(VAE_FLOWS))
+    if unknown:
+        raise ValueError(f"no VAE table entry for {unknown}; known datasets: "
+                         f"{list(VAE_DATASETS)}, flows: {list(VAE_FLOWS)}")
+    # rows and columns in the paper's order, whatever order they were given in
+    datasets = [name for name in VAE_DATASETS if name in datasets]
+    flows = [name for name in VAE_FLOWS if name in flows]
     summary = summarise(runs, datasets=datasets, flows=flows, excluded=excluded)
     write_table(summary, display_table(summary), prefix,
                 title="FFJORD VAE table: test −ELBO (NLL) [paper −ELBO]",

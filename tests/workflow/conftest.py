@@ -51,16 +51,21 @@ def snakemake(project: Path, *args: str, mirror: Path, check: bool = True):
     return done
 
 
-@pytest.fixture(scope="session")
-def project(tmp_path_factory, repo_root, mirror):
-    """A copy of the project after one complete smoke run."""
-    root = tmp_path_factory.mktemp("project")
+def copy_project(repo_root: Path, destination: Path) -> Path:
+    """The files a workflow run needs, copied into *destination* (no results, no data)."""
     for name in PROJECT_FILES:
         source = repo_root / name
         if source.is_dir():
-            shutil.copytree(source, root / name, ignore=shutil.ignore_patterns("__pycache__"))
+            shutil.copytree(source, destination / name, ignore=shutil.ignore_patterns("__pycache__"))
         else:
-            shutil.copy2(source, root / name)
+            shutil.copy2(source, destination / name)
+    return destination
+
+
+@pytest.fixture(scope="session")
+def project(tmp_path_factory, repo_root, mirror):
+    """A copy of the project after one complete smoke run."""
+    root = copy_project(repo_root, tmp_path_factory.mktemp("project"))
     start = time.perf_counter()
     snakemake(root, mirror=mirror)
     print(f"\nsmoke workflow end to end: {time.perf_counter() - start:.1f} s")

@@ -2,13 +2,12 @@
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 
 import pandas as pd
 import pytest
 
-from tests.workflow.conftest import PROJECT_FILES, SNAKEMAKE, project_env
+from tests.workflow.conftest import SNAKEMAKE, copy_project, project_env
 
 pytestmark = pytest.mark.workflow
 
@@ -52,12 +51,7 @@ def test_missing_omniglot_fails_clearly_while_other_datasets_complete(tmp_path, 
     """With Omniglot's file absent from the mirror, --keep-going still trains the other datasets."""
     if any((mirror / "omniglot").glob("chardata.mat*")):
         pytest.skip("this mirror has Omniglot")
-    for name in PROJECT_FILES:
-        source = repo_root / name
-        if source.is_dir():
-            shutil.copytree(source, tmp_path / name, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            shutil.copy2(source, tmp_path / name)
+    copy_project(repo_root, tmp_path)
     targets = [f"results/smoke/vae/{dataset}/none/seed0/metrics.json"
                for dataset in ("omniglot", "caltech101_silhouettes")]
     done = subprocess.run(
