@@ -70,13 +70,19 @@ def ode_step(gradient: str):
     torch.manual_seed(0)
     block = ODEBlock(ConvDynamics(16), method="dopri5", rtol=1e-3, atol=1e-3, gradient=gradient)
     h = torch.randn(8, 16, 7, 7, generator=torch.Generator().manual_seed(1))
-    counter = NFECounter(block)
+    return counted_step(block, lambda: block(h).square().mean())
+
+
+def counted_step(module, loss_of_forward, *, before=lambda: None):
+    """A training step of *module* (zero grads, forward, backward) and the NFE-F/NFE-B of each call."""
+    counter = NFECounter(module)
     counts: list[tuple[int, int]] = []
 
     def step() -> None:
-        block.zero_grad(set_to_none=True)
+        module.zero_grad(set_to_none=True)
+        before()
         counter.start()
-        loss = block(h).square().mean()
+        loss = loss_of_forward()
         counter.mark_forward()
         loss.backward()
         counter.mark_backward()
@@ -128,21 +134,13 @@ def ffjord_step(gradient: str):
     generator = torch.Generator().manual_seed(1)
     z = torch.randn(32, 16, generator=generator)
     context = torch.randn(32, 32, generator=generator)
-    counter = NFECounter(flow)
-    counts: list[tuple[int, int]] = []
 
-    def step() -> None:
-        flow.zero_grad(set_to_none=True)
-        torch.manual_seed(2)  # the Hutchinson noise of every step
-        counter.start()
+    def loss():
         z_k, log_det = flow(z, context)
-        loss = (0.5 * z_k.pow(2).sum(dim=1) - log_det).mean()
-        counter.mark_forward()
-        loss.backward()
-        counter.mark_backward()
-        counts.append((counter.forward, counter.backward))
+        return (0.5 * z_k.pow(2).sum(dim=1) - log_det).mean()
 
-    return step, counts
+    # the same Hutchinson noise in every step
+    return counted_step(flow, loss, before=lambda: torch.manual_seed(2))
 
 
 @pytest.mark.benchmark(group="ffjord-training-step")  # not timed; selected with -m benchmark
