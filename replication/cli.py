@@ -242,11 +242,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     from replication.article.commands import add_commands as add_article_commands
     from replication.claims.commands import add_commands as add_claims_commands
-
+    from replication.cnf.nfe_commands import add_commands as add_nfe_commands
+    from replication.cnf.toy_commands import add_commands as add_toy_commands
+    from replication.cnf.trace_commands import add_commands as add_trace_commands
     from replication.regress.commands import add_commands as add_regress_commands
 
     add_article_commands(commands)
     add_claims_commands(commands)
+    add_nfe_commands(commands)
+    add_toy_commands(commands)
+    add_trace_commands(commands)
     add_regress_commands(commands)
     return parser
 

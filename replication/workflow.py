@@ -73,3 +73,25 @@ def figure3_fingerprint() -> str:
 
 def memory_figure_fingerprint() -> str:
     return code_fingerprint("replication.plots.memory")
+
+
+# FFJORD's smaller experiments (rules/ffjord.smk): each job's code, and each figure's.
+def nfe_vs_dim_fingerprint() -> str:
+    """FFJORD Figure 5 jobs: the runner, the FFJORD flow the VAE builds, the MNIST loader."""
+    from replication.data.catalog import IMAGE_DATASETS
+
+    return code_fingerprint("replication.cnf.nfe_vs_dim", FLOWS.module_of("ffjord"),
+                            IMAGE_DATASETS.module_of("binarized_mnist"))
+
+
+def toy_density_fingerprint() -> str:
+    return code_fingerprint("replication.cnf.toy_density")
+
+
+def trace_cost_fingerprint() -> str:
+    return code_fingerprint("replication.cnf.trace_cost")
+
+
+def ffjord_figure_fingerprint(name: str) -> str:
+    """``name``: nfe_vs_dim, toy_density or trace_cost (the module under replication.plots)."""
+    return code_fingerprint(f"replication.plots.{name}")

@@ -1,0 +1,47 @@
+"""FFJORD Figure 5 from the NFE table: NFE per training batch against epoch, one line per D."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from replication.plots.style import plt, save_figure
+
+COLUMNS = ("latent_dim", "epoch", "nfe_forward", "nfe_backward")
+
+
+def read_nfe_table(path: Path) -> pd.DataFrame:
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"{path}: no such file; build it with `python -m replication nfe-vs-dim-table`")
+    table = pd.read_csv(path)
+    missing = [c for c in COLUMNS if c not in table.columns]
+    if missing:
+        raise ValueError(f"{path}: missing column(s) {', '.join(missing)} (expected {', '.join(COLUMNS)})")
+    if table.empty:
+        raise ValueError(f"{path}: no rows")
+    return table
+
+
+def nfe_vs_dim_figure(table: pd.DataFrame, *, prefix: Path) -> list[Path]:
+    """Left: NFE-F (the Hutchinson-trace forward solve) per batch; right: NFE-B (adjoint)."""
+    figure, (forward_ax, backward_ax) = plt.subplots(1, 2, figsize=(10, 4), sharex=True)
+    summary = []
+    for dim, rows in table.sort_values("epoch").groupby("latent_dim"):
+        forward_ax.plot(rows["epoch"], rows["nfe_forward"], "o-", ms=3, label=f"D = {dim}")
+        backward_ax.plot(rows["epoch"], rows["nfe_backward"], "o-", ms=3, label=f"D = {dim}")
+        summary.append({"latent_dim": dim, "epochs": len(rows),
+                        "nfe_forward_first": rows["nfe_forward"].iloc[0],
+                        "nfe_forward_last": rows["nfe_forward"].iloc[-1],
+                        "nfe_backward_last": rows["nfe_backward"].iloc[-1]})
+    forward_ax.set_ylabel("NFE-F per training batch (mean over the epoch)")
+    backward_ax.set_ylabel("NFE-B per training batch (adjoint)")
+    for ax in (forward_ax, backward_ax):
+        ax.set_xlabel("epoch")
+        ax.grid(alpha=0.3)
+        ax.legend(title="latent size")
+    figure.suptitle("FFJORD VAE on binarized MNIST: solver cost during training vs latent size")
+    return save_figure(figure, prefix, {"": table, "_summary": pd.DataFrame(summary)})
+
+
+__all__ = ["nfe_vs_dim_figure", "read_nfe_table"]
