@@ -20,6 +20,7 @@ DATA = config["data_dir"]
 include: "rules/data.smk"
 include: "rules/classify.smk"
 include: "rules/vae.smk"
+include: "rules/ffjord.smk"
 include: "rules/article.smk"
 include: "rules/analysis.smk"
 include: "rules/tables.smk"
@@ -30,7 +31,8 @@ include: "rules/report.smk"
 rule data:
     """`snakemake data`: fetch and verify every dataset this scale reads, and nothing else."""
     input:
-        [str(path) for name in ["mnist", *sorted({spec["dataset"] for spec in VAE_RUNS.values()})]
+        [str(path) for name in ["mnist", *sorted({NFE_VS_DIM["dataset"],
+                                                 *(spec["dataset"] for spec in VAE_RUNS.values())})]
          for path in dataset_paths(name, DATA)],
 
 
@@ -40,5 +42,6 @@ rule all:
         rules.figure3.output,
         rules.memory_figure.output,
         rules.vae_table.output,
+        rules.ffjord_figures.input,
         rules.report.output,
     default_target: True

@@ -9,6 +9,8 @@ REPORT_INPUTS = [
     rules.figure3.output,
     rules.memory_figure.output,
     rules.vae_table.output,
+    rules.nfe_vs_dim_table.output,
+    rules.ffjord_figures.input,
     rules.article.input,
 ]
 

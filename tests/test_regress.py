@@ -54,6 +54,15 @@ def hand_made_results(root: Path) -> Path:
         "test_size": [50, None],
     })
     vae.to_csv(smoke / "vae_table.csv", index=False)
+    (smoke / "ffjord" / "trace_cost").mkdir(parents=True)
+    pd.DataFrame({"latent_dim": [16, 16, 64, 64], "epoch": [1, 2, 1, 2],
+                  "nfe_forward": [20.0, 26.0, 20.0, 32.0], "nfe_backward": [20.0, 32.0, 26.0, 38.0],
+                  "train_loss": [540.5, 512.25, 541.0, 510.75]}).to_csv(
+        smoke / "ffjord" / "nfe_vs_dim.csv", index=False)
+    pd.DataFrame({"dim": [2, 8], "hidden": [32, 32], "var_gaussian_analytic": [0.74, 2.37],
+                  "var_rademacher_analytic": [0.14, 1.52], "var_gaussian_empirical": [0.73, 2.26],
+                  "exact_seconds": [0.001, 0.003]}).to_csv(
+        smoke / "ffjord" / "trace_cost" / "points.csv", index=False)
     return root
 
 
@@ -76,7 +85,7 @@ def test_update_then_check_round_trip_passes(baselined):
     assert report.ok, [d.message for d in report.drifts]
     assert set(report.frame["verdict"]) == {"ok"}
     # every gated value of every table was compared, none skipped
-    expected = 2 * 9 + 3 * 4 + 3 * 3 + 4 * 3 + 2 * 10
+    expected = 2 * 9 + 3 * 4 + 3 * 3 + 4 * 3 + 2 * 10 + 4 * 3 + 2 * 4
     assert len(report.frame) == expected
     assert "0 failure(s)" in report.summary()
 

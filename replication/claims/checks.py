@@ -290,11 +290,48 @@ def dynamics_receive_gradient(
     )
 
 
+def trace_cost_scaling(ctx: Context, *, min_slope_gap: float = 0.7) -> CheckResult:
+    """The exact trace's cost grows a power of D faster than Hutchinson's estimate: the log-log
+    slope of seconds per evaluation against D exceeds Hutchinson's by ≥ *min_slope_gap*
+    (ideally 1: O(D²) against O(D) for a network of fixed width)."""
+    cols = S.TRACE_COST_FITS_COLUMNS
+    fits = ctx.csv("figures", S.TRACE_COST_FITS_FILE)
+    require_columns(fits, list(cols.values()), S.TRACE_COST_FITS_FILE)
+    slopes = fits.set_index(cols["method"])[cols["slope"]]
+    if not {"exact", "hutchinson"} <= set(slopes.index):
+        raise NotRun(f"{S.TRACE_COST_FITS_FILE} lacks the exact or the Hutchinson fit")
+    gap = float(slopes["exact"] - slopes["hutchinson"])
+    span = fits.iloc[0]
+    measured = (f"slope exact {slopes['exact']:.2f}, Hutchinson {slopes['hutchinson']:.2f} "
+                f"(D = {span[cols['min_dim']]}..{span[cols['max_dim']]})")
+    return CheckResult(gap >= min_slope_gap, measured,
+                       f"the exact trace's slope exceeds Hutchinson's by {gap:.2f} "
+                       f"(≥ {min_slope_gap} required)", value=gap)
+
+
+def toy_density_normalized(ctx: Context, *, min_mass: float = 0.95,
+                           max_mass: float = 1.01) -> CheckResult:
+    """Every toy model's density, integrated over the plotted square, lies in [min_mass,
+    max_mass]: at most 1 (a normalized density, up to quadrature error) and at least most of it
+    inside the square that holds the data."""
+    cols = S.TOY_DENSITY_COLUMNS
+    table = ctx.csv("figures", S.TOY_DENSITY_FILE)
+    require_columns(table, list(cols.values()), S.TOY_DENSITY_FILE)
+    masses = dict(zip(table[cols["dataset"]], table[cols["mass"]].astype(float)))
+    inside = {name: min_mass <= mass <= max_mass for name, mass in masses.items()}
+    measured = ", ".join(f"{name}: {mass:.4f}" for name, mass in masses.items())
+    return CheckResult(all(inside.values()), measured,
+                       f"{sum(inside.values())} of {len(inside)} densities integrate to a mass "
+                       f"in [{min_mass}, {max_mass}] over the grid", n=len(inside))
+
+
 CHECKS: dict[str, Callable[..., CheckResult]] = {
     "similar_performance": similar_performance,
     "tolerance_tradeoff": tolerance_tradeoff,
     "ffjord_beats_baselines": ffjord_beats_baselines,
     "nfe_vs_dim": nfe_vs_dim,
+    "trace_cost_scaling": trace_cost_scaling,
+    "toy_density_normalized": toy_density_normalized,
     "a2_steps_tradeoff": a2_steps_tradeoff,
     "log_density_affects_training": log_density_affects_training,
     "dynamics_receive_gradient": dynamics_receive_gradient,

@@ -82,9 +82,18 @@ VAE_DATASETS = {
 }
 VAE_UNITS = {"mnist": "nats", "omniglot": "nats", "freyfaces": "bits/dim", "caltech": "nats"}
 
-# --- FFJORD Figure 5 (NFE vs latent dimension, not built yet): one row per (latent_dim, epoch).
+# --- FFJORD Figure 5 (NFE vs latent dimension): one row per (latent_dim, epoch).
 FFJORD_NFE_DIM_FILE = "ffjord/nfe_vs_dim.csv"
 FFJORD_NFE_DIM_COLUMNS = {"dim": "latent_dim", "epoch": "epoch", "nfe": "nfe_forward"}
+
+# --- Hutchinson vs exact trace (figures/<scale>): fitted log-log slopes of seconds against D.
+TRACE_COST_FITS_FILE = "ffjord_trace_cost_fits.csv"
+TRACE_COST_FITS_COLUMNS = {"method": "method", "slope": "slope", "min_dim": "min_dim",
+                           "max_dim": "max_dim"}
+
+# --- FFJORD Figure 2 (figures/<scale>): one row per toy distribution.
+TOY_DENSITY_FILE = "ffjord_toy_densities.csv"
+TOY_DENSITY_COLUMNS = {"dataset": "dataset", "mass": "grid_mass"}
 
 # --- The article's experiments (replication.article): one folder per job,
 # results/<scale>/article/<a1|a2|a3>/seed<k>/ and results/<scale>/article/a4/<readout>/seed<k>/,

@@ -69,6 +69,7 @@ GROUPS = {
     "node-memory": "Neural ODE · memory and time vs depth",
     "ffjord-vae": "FFJORD · VAE table",
     "ffjord-nfe": "FFJORD · NFE",
+    "ffjord-method": "FFJORD · trace estimator and normalized densities",
     "article": "Article (A1–A6)",
 }
 DOCUMENTS = {

@@ -197,8 +197,42 @@ VAE_TABLE = Table(
     ),
 )
 
+# FFJORD Figure 5 (replication/cnf/nfe_vs_dim.py): per latent size and epoch, the mean NFE per
+# training batch of an FFJORD VAE.
+FFJORD_NFE = Table(
+    name="ffjord_nfe_vs_dim",
+    path="results/{scale}/ffjord/nfe_vs_dim.csv",
+    keys=("latent_dim", "epoch"),
+    description="FFJORD Figure 5: NFE per training batch of FFJORD VAEs, per latent size and epoch",
+    metrics=(
+        relative("nfe_forward", 0.02,
+                 "dopri5 at 1e-5 with Hutchinson noise from a fixed seed, 1 thread; 2 % as for the "
+                 "VAE table"),
+        relative("nfe_backward", 0.02, "the adjoint's dopri5 at 1e-5; 2 % as NFE-F"),
+        relative("train_loss", 0.001, "fixed seed, 1 thread; 0.1 % as the VAE table's -ELBO"),
+    ),
+)
+
+# Hutchinson vs exact trace (replication/cnf/trace_cost.py): the timings are never gated (noisy);
+# the variances are functions of a seeded random network and fixed points.
+TRACE_COST = Table(
+    name="ffjord_trace_cost",
+    path="results/{scale}/ffjord/trace_cost/points.csv",
+    keys=("dim",),
+    description="Hutchinson vs exact trace: the estimator's analytic variances per dimension",
+    metrics=(
+        exact("hidden", "protocol: the random MLP's width"),
+        relative("var_gaussian_analytic", 1e-4,
+                 "½‖J+Jᵀ‖²_F of a seeded network at seeded points, float32; 1e-4 allows "
+                 "summation-order noise"),
+        relative("var_rademacher_analytic", 1e-4, "as the Gaussian variance, minus 2 Σ J_ii²"),
+        relative("var_gaussian_empirical", 0.01,
+                 "sample variance over seeded draws; 1 % allows float32 summation order"),
+    ),
+)
+
 GATES: tuple[Table, ...] = (TABLE1, TOLERANCE_SWEEP, FIGURE3_BATCHES, MEMORY_DEPTH,
-                             VAE_TABLE)
+                             VAE_TABLE, FFJORD_NFE, TRACE_COST)
 
 
 def gate(name: str, gates: tuple[Table, ...] = GATES) -> Table:

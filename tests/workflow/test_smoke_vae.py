@@ -11,7 +11,7 @@ from tests.workflow.conftest import SNAKEMAKE, copy_project, project_env
 
 pytestmark = pytest.mark.workflow
 
-FLOWS = {"none", "planar", "iaf", "sylvester_o", "sylvester_h", "sylvester_t"}
+FLOWS = {"none", "planar", "iaf", "sylvester_o", "sylvester_h", "sylvester_t", "ffjord"}
 
 
 def test_smoke_run_produces_the_vae_table(project):
@@ -29,6 +29,27 @@ def test_smoke_run_produces_the_vae_table(project):
     for run in (project / "results" / "smoke" / "vae").glob("*/*/seed0"):
         provenance = json.loads((run / "provenance.json").read_text())
         assert provenance["spec"]["flow"] == run.parent.name
+
+
+def test_smoke_ffjord_vae_runs_count_nfe_and_report_the_nll(project):
+    """The FFJORD row: NFE forward and backward per batch and per epoch, NLL with the exact trace."""
+    for run in (project / "results" / "smoke" / "vae").glob("*/ffjord/seed0"):
+        metrics = json.loads((run / "metrics.json").read_text())
+        assert metrics["nfe_forward_per_batch"] >= 8 and metrics["nfe_backward_per_batch"] >= 8
+        assert metrics["test_nfe_forward_per_batch"] >= 8  # the exact-trace test pass
+        assert metrics["nll"] > 0 and metrics["is_test_images"] > 0
+        history = pd.read_csv(run / "history.csv")
+        assert (history["nfe_forward_per_epoch"] >= history["nfe_forward_per_batch"]).all()
+
+
+def test_smoke_run_produces_the_ffjord_figures(project):
+    figures = project / "figures" / "smoke"
+    for name in ("ffjord_nfe_vs_dim", "ffjord_toy_densities", "ffjord_trace_cost"):
+        for suffix in (".png", ".pdf", ".csv"):
+            assert (figures / f"{name}{suffix}").stat().st_size > 100, name + suffix
+    nfe = pd.read_csv(project / "results" / "smoke" / "ffjord" / "nfe_vs_dim.csv")
+    assert sorted(nfe["latent_dim"].unique()) == [16, 32, 48, 64]
+    assert (nfe["nfe_forward"] >= 8).all()
 
 
 def test_smoke_run_produces_the_article_jobs_claims_and_report(project):

@@ -144,7 +144,9 @@ def test_cuda_jobs_request_a_gpu(project, mirror):
     assert done.returncode == 0, done.stderr
     blocks = job_blocks(done.stdout)
     gpu_jobs = [rule for rule, block in blocks if re.search(r"resources:.*gpu=1", block)]
-    assert sorted(set(gpu_jobs)) == ["article_a4", "memory_depth", "tolerance_sweep",
-                                     "train_classifier", "train_vae"]
+    assert sorted(set(gpu_jobs)) == ["article_a4", "ffjord_nfe", "memory_depth", "toy_density",
+                                     "tolerance_sweep", "trace_cost", "train_classifier",
+                                     "train_vae"]
     assert gpu_jobs.count("train_classifier") == 18  # 6 models × 3 seeds
     assert gpu_jobs.count("train_vae") == 84  # 7 flows × 4 datasets × 3 seeds
+    assert gpu_jobs.count("ffjord_nfe") == 4  # latent sizes 16, 32, 48, 64
