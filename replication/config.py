@@ -96,7 +96,9 @@ def vae_runs(config: dict) -> list[dict]:
     """One resolved specification per (dataset, flow, seed) of the selected scale's VAE table.
 
     Datasets named in ``exclude_datasets`` are left out (the table marks them); a dataset's
-    own ``training``/``evaluation`` entries override single keys of the scale's.
+    own ``training``/``evaluation`` entries override single keys of the scale's, and a flow's
+    entries in ``flow_overrides`` override single keys of both (e.g. a cheaper importance-sampled
+    NLL for the FFJORD row at the cpu scale, whose exact trace costs D vjps per evaluation).
     """
     scale = config["scale"]
     section = config["scales"][scale]["vae"]
@@ -108,6 +110,7 @@ def vae_runs(config: dict) -> list[dict]:
         split_seeds = options.get("split_seeds")
         for flow, flow_options in section["flows"].items():
             flow_options = {**flow_options, **options.get("flow_options", {}).get(flow, {})}
+            overrides = section.get("flow_overrides", {}).get(flow, {})
             for index, seed in enumerate(section["seeds"]):
                 runs.append({
                     "experiment": "vae",
@@ -120,7 +123,9 @@ def vae_runs(config: dict) -> list[dict]:
                              "split_seed": split_seeds[index % len(split_seeds)]
                              if split_seeds else None},
                     "model": {**section["model"], "flow_options": dict(flow_options)},
-                    "training": {**section["training"], **options.get("training", {})},
-                    "evaluation": {**section["evaluation"], **options.get("evaluation", {})},
+                    "training": {**section["training"], **options.get("training", {}),
+                                 **overrides.get("training", {})},
+                    "evaluation": {**section["evaluation"], **options.get("evaluation", {}),
+                                   **overrides.get("evaluation", {})},
                 })
     return runs

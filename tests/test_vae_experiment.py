@@ -194,3 +194,16 @@ def test_a_missing_cell_that_is_not_excluded_is_an_error(tmp_path):
     with pytest.raises(ValueError, match="no run of flow 'planar' on dataset 'binarized_mnist'"):
         build_vae_table(paths, runs_csv=tmp_path / "runs.csv", prefix=tmp_path / "t",
                         datasets=["binarized_mnist"], flows=["none", "planar"], excluded=[])
+
+
+def test_flow_overrides_change_only_that_flows_runs():
+    runs = vae_runs(_config("cpu"))
+    ffjord = [r for r in runs if r["flow"] == "ffjord"]
+    others = [r for r in runs if r["flow"] != "ffjord"]
+    assert {r["evaluation"]["is_test_subset"] for r in ffjord} == {100}
+    assert {r["evaluation"]["is_test_subset"] for r in others} == {500}
+    assert {r["evaluation"]["is_samples"] for r in ffjord} == {100}  # single keys only
+    broken = copy.deepcopy(_config("cpu"))
+    broken["scales"]["cpu"]["vae"]["flow_overrides"] = {"glow": {"evaluation": {"is_samples": 1}}}
+    with pytest.raises(ConfigError, match="flow_overrides"):
+        validate_config(broken)
