@@ -119,6 +119,21 @@ def display_table(summary: pd.DataFrame) -> pd.DataFrame:
     return table.reset_index(drop=True)
 
 
+def _is_settings(dataset: str, rows: pd.DataFrame) -> str:
+    """'MNIST 100 samples on 500 images' (the most common setting), then the flows that differ."""
+    settings = rows.groupby(["is_samples", "is_test_images"], sort=False)["flow"].agg(list)
+    settings = settings.loc[settings.map(len).sort_values(ascending=False, kind="stable").index]
+    text = []
+    for rank, ((samples, images), flows) in enumerate(settings.items()):
+        setting = f"{int(samples):,} samples on {int(images):,} images"
+        if rank == 0:
+            text.append(f"{dataset} {setting}")
+        else:
+            text.append(f"{', '.join(VAE_FLOWS.get(f, f) for f in flows)}: {setting}")
+    head, others = text[0], text[1:]
+    return f"{head} ({'; '.join(others)})" if others else head
+
+
 def table_notes(summary: pd.DataFrame) -> list[str]:
     ran = summary[summary["status"] == RUN_STATUS]
     first = ran.iloc[0]
@@ -126,9 +141,8 @@ def table_notes(summary: pd.DataFrame) -> list[str]:
     epochs = ", ".join(f"{VAE_DATASETS[d]} {int(e)}" for d, e in
                        ran.groupby("dataset", sort=False)["epochs"].max().items())
     methods = sorted({memory_method(code) for code in ran["memory_method"]})
-    samples = ", ".join(f"{VAE_DATASETS[d]} {int(s):,} samples on {int(n):,} images" for d, s, n in
-                        ran.groupby("dataset", sort=False)[["is_samples", "is_test_images"]]
-                        .first().itertuples())
+    samples = ", ".join(_is_settings(VAE_DATASETS[d], rows)
+                        for d, rows in ran.groupby("dataset", sort=False))
     notes = [
         f"Scale `{first.scale}` on {first.device}, encoder/decoder width ×{first.width:g} of Berg "
         f"et al.'s (1 = the papers'), at most {epochs} epochs; test −ELBO of the epoch with the "
