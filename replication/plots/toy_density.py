@@ -86,7 +86,8 @@ def toy_density_figure(run_dirs: list[Path], *, prefix: Path) -> list[Path]:
         _histogram(row[0], run["data.csv"], extent)
         row[0].set_title(f"{name}: data", fontsize=9)
         row[1].imshow(image, origin="lower", extent=extent, cmap="magma", aspect="auto")
-        row[1].set_title(f"density: test log p {metrics['test_log_likelihood_nats']:.3f} nats,\n"
+        row[1].set_title(f"model density: test log p {metrics['test_log_likelihood_nats']:.3f} "
+                         f"nats,\nmass on the grid {metrics['grid_mass']:.4f}, "
                          f"NFE {metrics['test_nfe_forward']:.0f} "
                          f"(training: F {metrics['nfe_forward']})", fontsize=9)
         _histogram(row[2], run["samples.csv"], extent)
