@@ -389,6 +389,33 @@ def test_qualitative_ffjord_beats_baselines(tmp_path):
     assert row["verdict"] == INCONCLUSIVE and "not run: omniglot" in row["reason"]
 
 
+def _registered(claim_id: str) -> dict:
+    return copy.deepcopy(next(c for c in load_claims() if c["id"] == claim_id))
+
+
+def test_trace_cost_scaling_compares_the_fitted_slopes(tmp_path):
+    linear = _registered("ffjord.trace.linear_cost")
+    fits = tmp_path / "figures" / "ffjord_trace_cost_fits.csv"
+    rows = [{"method": m, "slope": v, "min_dim": 64, "max_dim": 1024}
+            for m, v in (("f", 0.8), ("hutchinson", 0.7), ("exact", 1.76))]
+    write_csv(fits, rows)
+    row = judge(tmp_path, linear, scale="cpu")
+    assert row["verdict"] == REPRODUCED and "exact 1.76, Hutchinson 0.70" in row["measured"]
+    rows[2]["slope"] = 1.0  # the exact trace no longer grows faster: the claim fails
+    write_csv(fits, rows)
+    assert judge(tmp_path, linear, scale="cpu")["verdict"] == NOT_REPRODUCED
+
+
+def test_toy_density_mass_must_be_at_most_one_and_not_much_less(tmp_path):
+    normalized = _registered("ffjord.toy.density_normalized")
+    table = tmp_path / "figures" / "ffjord_toy_densities.csv"
+    for masses, verdict in (((0.9998, 0.946), REPRODUCED), ((0.9998, 1.08), NOT_REPRODUCED),
+                            ((0.62, 0.9998), NOT_REPRODUCED)):
+        write_csv(table, [{"dataset": d, "grid_mass": m}
+                          for d, m in zip(("2spirals", "checkerboard"), masses)])
+        assert judge(tmp_path, normalized, scale="cpu")["verdict"] == verdict, masses
+
+
 def test_vae_cell_sylvester_is_the_best_of_three_variants(tmp_path):
     cell = claim(
         group="ffjord-vae",

@@ -309,7 +309,7 @@ def trace_cost_scaling(ctx: Context, *, min_slope_gap: float = 0.7) -> CheckResu
                        f"(≥ {min_slope_gap} required)", value=gap)
 
 
-def toy_density_normalized(ctx: Context, *, min_mass: float = 0.95,
+def toy_density_normalized(ctx: Context, *, min_mass: float = 0.9,
                            max_mass: float = 1.01) -> CheckResult:
     """Every toy model's density, integrated over the plotted square, lies in [min_mass,
     max_mass]: at most 1 (a normalized density, up to quadrature error) and at least most of it
