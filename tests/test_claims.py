@@ -626,7 +626,10 @@ def test_committed_cpu_results_evaluate_without_error():
     vae = table[table["group"] == "ffjord-vae"]
     if not (REPO_ROOT / "results" / "cpu" / S.VAE_TABLE_FILE).exists():
         assert (vae["verdict"] == NOT_RUN).all()
-    assert verdict["ffjord.figure5.nfe_same_for_all_dims"] == NOT_RUN
+    # 10 epochs show only the start of Figure 5's rise; the method claims hold at cpu scale
+    assert verdict["ffjord.figure5.nfe_same_for_all_dims"] == INCONCLUSIVE
+    assert verdict["ffjord.trace.linear_cost"] == REPRODUCED
+    assert verdict["ffjord.toy.density_normalized"] == REPRODUCED
 
 
 def test_claims_command_writes_the_csv_and_rejects_a_bad_registry(tmp_path, capsys):

@@ -144,8 +144,8 @@ def test_cuda_jobs_request_a_gpu(project, mirror):
     assert done.returncode == 0, done.stderr
     blocks = job_blocks(done.stdout)
     gpu_jobs = [rule for rule, block in blocks if re.search(r"resources:.*gpu=1", block)]
-    assert sorted(set(gpu_jobs)) == ["article_a4", "ffjord_nfe", "memory_depth", "toy_density",
-                                     "tolerance_sweep", "trace_cost", "train_classifier",
+    assert sorted(set(gpu_jobs)) == ["article_a4", "ffjord_nfe", "memory_depth", "tolerance_sweep",
+                                     "toy_density", "trace_cost", "train_classifier",
                                      "train_vae"]
     assert gpu_jobs.count("train_classifier") == 18  # 6 models × 3 seeds
     assert gpu_jobs.count("train_vae") == 84  # 7 flows × 4 datasets × 3 seeds
