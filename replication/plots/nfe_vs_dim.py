@@ -5,22 +5,15 @@ from pathlib import Path
 
 import pandas as pd
 
+from replication.plots.inputs import read_table
 from replication.plots.style import plt, save_figure
 
 COLUMNS = ("latent_dim", "epoch", "nfe_forward", "nfe_backward")
 
 
 def read_nfe_table(path: Path) -> pd.DataFrame:
-    path = Path(path)
-    if not path.is_file():
-        raise ValueError(f"{path}: no such file; build it with `python -m replication nfe-vs-dim-table`")
-    table = pd.read_csv(path)
-    missing = [c for c in COLUMNS if c not in table.columns]
-    if missing:
-        raise ValueError(f"{path}: missing column(s) {', '.join(missing)} (expected {', '.join(COLUMNS)})")
-    if table.empty:
-        raise ValueError(f"{path}: no rows")
-    return table
+    return read_table(path, COLUMNS,
+                      hint="build it with `python -m replication nfe-vs-dim-table`")
 
 
 def nfe_vs_dim_figure(table: pd.DataFrame, *, prefix: Path) -> list[Path]:

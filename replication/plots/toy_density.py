@@ -14,25 +14,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from replication.plots.inputs import read_table
 from replication.plots.style import plt, save_figure
 
 METRICS = ("dataset", "test_log_likelihood_nats", "grid_mass", "nfe_forward", "test_nfe_forward",
            "parameters", "iterations")
 COLUMNS = {"data.csv": ("x", "y"), "samples.csv": ("x", "y"),
            "density.csv": ("x", "y", "log_density")}
-
-
-def _read_csv(path: Path, columns: tuple[str, ...]) -> pd.DataFrame:
-    if not path.is_file():
-        raise ValueError(f"toy density figure: missing result file {path}")
-    table = pd.read_csv(path)
-    missing = [c for c in columns if c not in table.columns]
-    if missing:
-        raise ValueError(f"toy density figure: {path} lacks column(s) {', '.join(missing)} "
-                         f"(has {', '.join(map(str, table.columns))})")
-    if table.empty:
-        raise ValueError(f"toy density figure: {path} has no rows")
-    return table
 
 
 def _read_metrics(path: Path) -> dict:
@@ -68,7 +56,7 @@ def _histogram(ax, points: pd.DataFrame, extent: list[float], bins: int = 100) -
 def load_run(run_dir: Path) -> dict:
     run_dir = Path(run_dir)
     metrics = _read_metrics(run_dir / "metrics.json")
-    tables = {name: _read_csv(run_dir / name, columns) for name, columns in COLUMNS.items()}
+    tables = {name: read_table(run_dir / name, columns) for name, columns in COLUMNS.items()}
     return {"metrics": metrics, **tables, "dir": run_dir}
 
 

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from replication.cnf.trace_cost import DEFAULTS, fit_slopes
+from replication.plots.inputs import read_table
 from replication.plots.style import plt, save_figure
 
 REQUIRED_COLUMNS = ("dim", "f_seconds", "hutchinson_seconds", "exact_seconds", "trace_rms",
@@ -35,15 +36,7 @@ NOISE = {"gaussian": ("Gaussian ε", "tab:purple", "o"),
 
 def read_points(points_csv: Path) -> pd.DataFrame:
     """The points table, checked for every column the figure needs."""
-    points_csv = Path(points_csv)
-    if not points_csv.is_file():
-        raise ValueError(f"trace-cost points file not found: {points_csv}")
-    points = pd.read_csv(points_csv)
-    missing = [column for column in REQUIRED_COLUMNS if column not in points.columns]
-    if missing:
-        raise ValueError(f"{points_csv} lacks column(s) {missing} needed by the trace-cost figure")
-    if points.empty:
-        raise ValueError(f"{points_csv} has no rows")
+    points = read_table(points_csv, REQUIRED_COLUMNS, hint="run `python -m replication trace-cost`")
     return points.sort_values("dim").reset_index(drop=True)
 
 
