@@ -30,7 +30,8 @@ def hand_made_results(root: Path) -> Path:
         "validation_error_mean": [8.0, 11.0], "parameters": [238510, 232970],
         "epochs": [2, 2], "train_size": [192, 192], "test_size": [300, 300],
         "nfe_forward_per_batch": [0.0, 20.0], "nfe_backward_per_batch": [0.0, 26.0],
-        "peak_memory_bytes": [1112768.0, 41234567.0], "label": ["1-Layer MLP", "ODE-Net"],
+        "peak_memory_bytes": [1112768.0, 41234567.0], "saved_tensor_bytes": [80000.0, 3456789.0],
+        "label": ["1-Layer MLP", "ODE-Net"],
     }).to_csv(smoke / "table1.csv", index=False)
     pd.DataFrame({
         "tolerance": [0.1, 0.001, 1e-06], "nfe_forward": [14, 20, 62],
@@ -42,7 +43,8 @@ def hand_made_results(root: Path) -> Path:
         root / "figures" / SCALE / "figure3c.csv", index=False)
     pd.DataFrame({
         "variant": ["rknet", "rknet", "adjoint", "adjoint"], "depth": [1, 2, 1, 2],
-        "peak_memory_bytes": [464592, 549544, 488472, 488472], "nfe_forward": [4, 8, 4, 8],
+        "peak_memory_bytes": [464592, 549544, 488472, 488472],
+        "saved_tensor_bytes": [120000, 240000, 30000, 30000], "nfe_forward": [4, 8, 4, 8],
         "nfe_backward": [0, 0, 4, 8], "step_seconds_median": [0.01, 0.02, 0.03, 0.05],
     }).to_csv(smoke / "memory_depth" / "points.csv", index=False)
     vae = pd.DataFrame({  # the second row is an excluded dataset: no values, which must stay so
@@ -50,7 +52,8 @@ def hand_made_results(root: Path) -> Path:
         "status": ["run", "not run (excluded)"], "neg_elbo_mean": [4.61, None],
         "nll_mean": [4.52, None], "parameters": [1234567, None], "flow_parameters": [2048, None],
         "nfe_forward_per_batch": [0.0, None], "nfe_backward_per_batch": [0.0, None],
-        "peak_memory_bytes": [9876543.0, None], "epochs": [2, None], "train_size": [200, None],
+        "peak_memory_bytes": [9876543.0, None], "saved_tensor_bytes": [7654321.0, None],
+        "epochs": [2, None], "train_size": [200, None],
         "test_size": [50, None],
     })
     vae.to_csv(smoke / "vae_table.csv", index=False)
@@ -139,12 +142,14 @@ def test_parameters_plus_one_is_caught(baselined):
     assert "new 232971, baseline 232970, tolerance exact" in drift.message
 
 
-def test_memory_outside_its_band_is_caught_inside_passes(baselined):
+def test_memory_gate_follows_saved_tensors_not_the_allocator_peak(baselined):
     row = "variant=adjoint, depth=2"
-    perturb(baselined, MEMORY_DEPTH, "peak_memory_bytes", factor=1.05, row=row)
+    # the allocator's peak moves with the CPU's instruction set (oneDNN workspace): not gated
+    perturb(baselined, MEMORY_DEPTH, "peak_memory_bytes", factor=1.3, row=row)
     assert check(baselined, scale=SCALE).ok
-    perturb(baselined, MEMORY_DEPTH, "peak_memory_bytes", factor=1.2, row=row)
-    drift = only_drift(check(baselined, scale=SCALE), "peak_memory_bytes")
+    # one more byte kept for backward is a change of the model or of its gradient method
+    perturb(baselined, MEMORY_DEPTH, "saved_tensor_bytes", add=1, row=row)
+    drift = only_drift(check(baselined, scale=SCALE), "saved_tensor_bytes")
     assert drift.row == "variant=adjoint, depth=2"
 
 

@@ -44,6 +44,7 @@ def summarise(runs: pd.DataFrame) -> pd.DataFrame:
         validation_error_mean=("validation_error", "mean"),
         parameters=("parameters", "first"),
         peak_memory_bytes=("peak_memory_bytes", "mean"),
+        saved_tensor_bytes=("saved_tensor_bytes", "mean"),
         memory_method=("memory_method", "first"),
         epoch_seconds=("epoch_seconds", "mean"),
         step_seconds=("step_seconds", "mean"),

@@ -164,6 +164,7 @@ def _final_metrics(spec, model, optimizer, data, state, training: Training, devi
         "parameters": count_parameters(model),
         "peak_memory_bytes": memory.bytes,
         "memory_method": memory.method,
+        "saved_tensor_bytes": memory.saved_bytes,
         "epoch_seconds": statistics.fmean(h["epoch_seconds"] for h in history),
         "step_seconds": statistics.fmean(h["step_seconds"] for h in history),
         "images_per_second": statistics.fmean(h["images_per_second"] for h in history),

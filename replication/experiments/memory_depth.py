@@ -82,6 +82,7 @@ def measure_point(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, 
     return {
         "peak_memory_bytes": memory.bytes,
         "memory_method": memory.method,
+        "saved_tensor_bytes": memory.saved_bytes,
         "step_seconds_median": statistics.median(timings),
         "step_seconds_min": min(timings),
         "nfe_forward": counter.forward,

@@ -62,6 +62,21 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
+def cpu_isa() -> dict:
+    """The instruction sets the CPU kernels run with: they decide library workspace and rounding.
+
+    ``cpu_capability`` is what torch's own kernels dispatch to (``ATEN_CPU_CAPABILITY`` can lower
+    it); oneDNN, which runs the convolutions, picks its kernels up to ``ONEDNN_MAX_CPU_ISA``.
+    """
+    import torch
+
+    return {
+        "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+        "onednn_max_cpu_isa": os.environ.get("ONEDNN_MAX_CPU_ISA") or None,
+        "aten_cpu_capability": os.environ.get("ATEN_CPU_CAPABILITY") or None,
+    }
+
+
 def hardware(device: str) -> dict:
     import torch
 
@@ -71,6 +86,7 @@ def hardware(device: str) -> dict:
         "cpu_model": cpu_model(),
         "cpu_count": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
+        **cpu_isa(),
         "torch_build": torch.__version__,
         "torch_cuda": torch.version.cuda,
         "cudnn": torch.backends.cudnn.version() if torch.backends.cudnn.is_available() else None,

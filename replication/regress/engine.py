@@ -147,7 +147,8 @@ def _results_provenance(results_root: Path, scale: str) -> dict:
         return {}
     record = json.loads(runs[0].read_text())
     keep = ("git_sha", "git_dirty", "cpu_model", "cpu_count", "torch_threads", "torch_build",
-            "platform", "packages", "finished")
+            "cpu_capability", "onednn_max_cpu_isa", "aten_cpu_capability", "platform", "packages",
+            "finished")
     return {k: record.get(k) for k in keep}
 
 
@@ -374,6 +375,10 @@ def compare(results_root: Path = Path("."), baselines_dir: Path | None = None, *
     return frame[COMPARISON_COLUMNS]
 
 
+def _shown(value) -> str:
+    return "unset" if value is None else str(value)
+
+
 def _environment_note(results_root: Path, baselines_dir: Path, scale: str) -> list[str]:
     path = baselines_dir / PROVENANCE_FILE
     if not path.is_file():
@@ -381,13 +386,14 @@ def _environment_note(results_root: Path, baselines_dir: Path, scale: str) -> li
     recorded = json.loads(path.read_text()).get("results", {})
     current = _results_provenance(results_root, scale)
     notes = []
-    for key, label in (("cpu_model", "CPU"), ("torch_build", "torch"),
+    for key, label in (("cpu_model", "CPU"), ("cpu_capability", "torch CPU capability"),
+                       ("onednn_max_cpu_isa", "ONEDNN_MAX_CPU_ISA"),
+                       ("aten_cpu_capability", "ATEN_CPU_CAPABILITY"), ("torch_build", "torch"),
                        ("torch_threads", "torch threads")):
-        if recorded.get(key) is not None and current.get(key) is not None \
-                and recorded.get(key) != current.get(key):
-            notes.append(f"note: baselines were made with {label} {recorded[key]}, these results "
-                         f"with {current[key]}: drifts may come from that (see README, "
-                         f"'Regression gates')")
+        if key in recorded and key in current and recorded[key] != current[key]:
+            notes.append(f"note: baselines were made with {label} {_shown(recorded[key])}, these "
+                         f"results with {_shown(current[key])}: drifts may come from that (see "
+                         f"README, 'Regression gates')")
     return notes
 
 

@@ -95,6 +95,15 @@ class Table:
 # so one image is 100/300 = 0.333 percentage points.
 RUNS = "5 smoke runs (2 and 1 threads)"
 
+# Memory is gated on what the model keeps for its backward pass, not on the allocator's peak:
+# the peak includes oneDNN's workspace, which oneDNN sizes by the CPU's instruction set (a smoke
+# VAE step: 10.5 MB under SSE4.1, 12.3 MB under AVX2, 15.3 MB under AVX-512, the -ELBO equal to 7
+# digits), so a band on it passes or fails by the machine CI lands on. The peak stays in every
+# result (``peak_memory_bytes``) and in the tables; it is not gated.
+SAVED_REASON = ("bytes of the tensor storages autograd held for backward (measure/memory.py): "
+                "fixed by model, batch and gradient method; equal under SSE4.1, AVX2 and AVX-512 "
+                "and 1 or 2 threads (tests/test_memory_isa.py)")
+
 TABLE1 = Table(
     name="table1",
     path="results/{scale}/table1.csv",
@@ -114,9 +123,7 @@ TABLE1 = Table(
                  "one extra step (6 NFE) in one batch of the last epoch"),
         relative("nfe_backward_per_batch", 0.02,
                  f"adjoint dopri5 at rtol=atol=1e-3, fixed seed; {RUNS}: identical; 2 % as NFE-F"),
-        relative("peak_memory_bytes", 0.10,
-                 f"profiler allocator events; {RUNS}: identical (memory vs. depth moved 2.6 % "
-                 "with 1 thread); band 10 %"),
+        exact("saved_tensor_bytes", SAVED_REASON),
     ),
 )
 
@@ -159,9 +166,8 @@ MEMORY_DEPTH = Table(
     keys=("variant", "depth"),
     description="peak memory of one training step against depth (fresh models)",
     metrics=(
-        relative("peak_memory_bytes", 0.10,
-                 "profiler allocator events, batch 4: identical with 2 threads (4 runs), up to "
-                 "2.6 % off with 1 thread; band 10 %"),
+        exact("saved_tensor_bytes", SAVED_REASON + "; backprop through L rk4 steps keeps "
+              "4 L evaluations' activations, the adjoint one evaluation's"),
         exact("nfe_forward", "rk4 with L fixed steps: 4 L evaluations, by construction"),
         exact("nfe_backward", "adjoint rk4: 4 L; backprop and ResNet: 0, by construction"),
     ),
@@ -189,8 +195,7 @@ VAE_TABLE = Table(
                  "2 % as for Table 1"),
         relative("nfe_backward_per_batch", 0.02,
                  "adjoint solver at a fixed tolerance and seed (0 for flows without an ODE)"),
-        relative("peak_memory_bytes", 0.10,
-                 "profiler allocator events; 3 smoke runs: identical; band 10 % as for Table 1"),
+        exact("saved_tensor_bytes", SAVED_REASON),
         exact("epochs", "protocol: epochs trained"),
         exact("train_size", "protocol: training images"),
         exact("test_size", "protocol: test images"),
