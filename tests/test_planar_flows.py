@@ -111,7 +111,7 @@ def test_planar_nf_log_det_equals_slogdet_of_the_autograd_jacobian():
         jacobian = torch.autograd.functional.jacobian(lambda x: flow(x[None])[0][0], z[i])
         sign, logabsdet = torch.linalg.slogdet(jacobian)
         assert float(sign) == 1.0  # wᵀû > −1 keeps every layer orientation-preserving
-        assert float(log_det[i]) == pytest.approx(float(logabsdet), abs=1e-12)
+        assert float(log_det[i].detach()) == pytest.approx(float(logabsdet), abs=1e-12)
     assert count_parameters(flow) == 5 * (2 * 2 + 1)
 
 

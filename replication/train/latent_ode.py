@@ -4,7 +4,8 @@ Both trainers take a model and a :class:`~replication.data.spirals.Spirals` trai
 return plain histories; keyword-only hyperparameters, no defaults for what the paper leaves
 open (iterations, learning rate, batch size: the experiment states its choice). Adam is the
 optimizer for both (the paper names none; torchdiffeq's example uses Adam at 0.01, full batch).
-Minibatches (``batch_size`` < N) are drawn without replacement from a generator seeded by
+The ELBO's solve stops at the end of the observation window (training never sees the
+extrapolation points, nor needs z there). Minibatches (``batch_size`` < N) are drawn without replacement from a generator seeded by
 ``seed``; ``batch_size=None`` is the full batch. The latent ODE's z₀ noise comes from the same
 generator. All tensors are float64 (see :mod:`replication.models.latent_ode`).
 
@@ -55,12 +56,13 @@ def train_latent_ode(model: LatentODE, data: Spirals, *, iterations: int, lr: fl
     generator = torch.Generator().manual_seed(seed)
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     x_all, t_all = data.observations()
+    window_times = data.times[: data.n_window]  # the likelihood needs the window only
     history = []
     start = time.perf_counter()
     for iteration in range(1, iterations + 1):
         index = _batches(len(data), batch_size, generator)
         calls = model.dynamics.calls
-        terms = model.elbo(x_all[index], t_all[index], data.observed[index], data.times,
+        terms = model.elbo(x_all[index], t_all[index], data.observed[index], window_times,
                            generator=generator)
         nfe_forward = model.dynamics.calls - calls
         optimizer.zero_grad()
