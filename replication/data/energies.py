@@ -69,13 +69,15 @@ def u2(z: torch.Tensor) -> torch.Tensor:
 def u3(z: torch.Tensor) -> torch.Tensor:
     z1, z2 = z[..., 0], z[..., 1]
     wave = z2 - _w1(z1)
-    return _neg_log_sum_exp(-0.5 * (wave / 0.35) ** 2, -0.5 * ((wave + _w2(z1)) / 0.35) ** 2) + _wall(z1)
+    pair = _neg_log_sum_exp(-0.5 * (wave / 0.35) ** 2, -0.5 * ((wave + _w2(z1)) / 0.35) ** 2)
+    return pair + _wall(z1)
 
 
 def u4(z: torch.Tensor) -> torch.Tensor:
     z1, z2 = z[..., 0], z[..., 1]
     wave = z2 - _w1(z1)
-    return _neg_log_sum_exp(-0.5 * (wave / 0.4) ** 2, -0.5 * ((wave + _w3(z1)) / 0.35) ** 2) + _wall(z1)
+    pair = _neg_log_sum_exp(-0.5 * (wave / 0.4) ** 2, -0.5 * ((wave + _w3(z1)) / 0.35) ** 2)
+    return pair + _wall(z1)
 
 
 ENERGIES: dict[str, Energy] = {"U1": u1, "U2": u2, "U3": u3, "U4": u4}

@@ -89,7 +89,7 @@ class Spirals:
 
 
 def spiral_points(theta: torch.Tensor, direction: torch.Tensor, *, b: float) -> torch.Tensor:
-    """Points bθ(s·cos θ, sin θ) for angles ``theta`` (..., T) and directions ``direction`` (...,)."""
+    """Points bθ(s·cos θ, sin θ) for angles ``theta`` (..., T), directions ``direction`` (...,)."""
     radius = b * theta
     x = direction.unsqueeze(-1) * radius * theta.cos()
     return torch.stack([x, radius * theta.sin()], dim=-1)
@@ -111,7 +111,8 @@ def make_spirals(*, n_observed: int, noise_std: float, generator: torch.Generato
     See the module notes for the choices. Raises ``ValueError`` on settings that cannot work.
     """
     if n_spirals < 2 or n_spirals % 2:
-        raise ValueError(f"n_spirals must be an even number >= 2 (half per direction), got {n_spirals}")
+        raise ValueError(f"n_spirals must be an even number >= 2 (half per direction), "
+                         f"got {n_spirals}")
     if not 1 <= n_observed <= n_window:
         raise ValueError(f"n_observed must be in [1, n_window = {n_window}], got {n_observed}")
     if n_extrapolate < 0:
@@ -120,7 +121,8 @@ def make_spirals(*, n_observed: int, noise_std: float, generator: torch.Generato
         raise ValueError(f"noise_std must be a finite number >= 0, got {noise_std}")
     low, high = start_range
     if not 0 < low <= high:
-        raise ValueError(f"start_range must satisfy 0 < low <= high (r = bθ > 0), got {start_range}")
+        raise ValueError(f"start_range must satisfy 0 < low <= high (r = bθ > 0), "
+                         f"got {start_range}")
     if not step > 0:
         raise ValueError(f"step must be positive, got {step}")
 
@@ -144,7 +146,8 @@ def train_test_split(data: Spirals, *, test_fraction: float = 0.2,
         raise ValueError(f"test_fraction must be in (0, 1), got {test_fraction}")
     n_test = round(test_fraction * len(data))
     if not 0 < n_test < len(data):
-        raise ValueError(f"test_fraction {test_fraction} of {len(data)} spirals leaves a split empty")
+        raise ValueError(f"test_fraction {test_fraction} of {len(data)} spirals "
+                         "leaves a split empty")
     order = torch.randperm(len(data), generator=generator)
     return data.subset(order[n_test:]), data.subset(order[:n_test])
 

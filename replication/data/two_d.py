@@ -30,7 +30,8 @@ def _check(n: int, noise: float) -> None:
         raise ValueError(f"noise must be >= 0, got {noise}")
 
 
-def two_circles(n: int, *, generator: torch.Generator, noise: float = 0.06, factor: float = 0.5) -> torch.Tensor:
+def two_circles(n: int, *, generator: torch.Generator, noise: float = 0.06,
+                factor: float = 0.5) -> torch.Tensor:
     _check(n, noise)
     radius = torch.where(torch.rand(n, generator=generator) < 0.5, 1.0, factor).to(DTYPE)
     angle = 2 * math.pi * torch.rand(n, generator=generator, dtype=DTYPE)

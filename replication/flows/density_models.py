@@ -43,7 +43,8 @@ class NFDensity(nn.Module):
 
     def log_density(self, x: torch.Tensor) -> torch.Tensor:
         if self.direction != "normalizing":
-            raise ValueError("log_density needs direction='normalizing' (a planar NF has no closed-form inverse)")
+            raise ValueError("log_density needs direction='normalizing' "
+                             "(a planar NF has no closed-form inverse)")
         z, log_det = self.flow(x)
         return standard_normal_log_density(z, std=self.base_std) + log_det
 

@@ -24,7 +24,8 @@ def kl_loss_estimate(log_q: torch.Tensor, energy_values: torch.Tensor) -> dict[s
                          f"and {tuple(energy_values.shape)}")
     values = (log_q + energy_values).detach().to(torch.float64)
     if not bool(torch.isfinite(values).all()):
-        raise FloatingPointError(f"{int((~torch.isfinite(values)).sum())} of {values.numel()} samples "
+        bad = int((~torch.isfinite(values)).sum())
+        raise FloatingPointError(f"{bad} of {values.numel()} samples "
                                  "give a non-finite log q + U: the flow diverged")
     return {"loss": float(values.mean()), "stderr": float(values.std() / math.sqrt(values.numel())),
             "samples": values.numel()}

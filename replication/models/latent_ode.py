@@ -76,7 +76,8 @@ class RecognitionRNN(nn.Module):
 
     def forward(self, x: torch.Tensor, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         if x.ndim != 3 or t.shape != x.shape[:2]:
-            raise ValueError(f"expected x (B, n, D) and t (B, n), got {tuple(x.shape)} and {tuple(t.shape)}")
+            raise ValueError(f"expected x (B, n, D) and t (B, n), "
+                             f"got {tuple(x.shape)} and {tuple(t.shape)}")
         inputs = self.inputs(x, t)
         h = x.new_zeros(x.shape[0], self.cell.hidden)
         for i in reversed(range(x.shape[1])):  # backwards in time: x_n first, x_1 last
@@ -90,7 +91,8 @@ class LatentDynamics(nn.Module):
 
     def __init__(self, *, latent_dim: int = 4, hidden: int = 20) -> None:
         super().__init__()
-        self.net = nn.Sequential(nn.Linear(latent_dim, hidden), nn.ELU(), nn.Linear(hidden, latent_dim))
+        self.net = nn.Sequential(nn.Linear(latent_dim, hidden), nn.ELU(),
+                                 nn.Linear(hidden, latent_dim))
 
     def forward(self, t: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         return self.net(z)
@@ -101,7 +103,8 @@ class Decoder(nn.Module):
 
     def __init__(self, *, latent_dim: int = 4, hidden: int = 20, obs_dim: int = 2) -> None:
         super().__init__()
-        self.net = nn.Sequential(nn.Linear(latent_dim, hidden), nn.ReLU(), nn.Linear(hidden, obs_dim))
+        self.net = nn.Sequential(nn.Linear(latent_dim, hidden), nn.ReLU(),
+                                 nn.Linear(hidden, obs_dim))
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         return self.net(z)
@@ -129,7 +132,8 @@ class LatentODE(nn.Module):
             raise ValueError(f"obs_std (the likelihood's σ) must be positive, got {obs_std}")
         self.encoder = RecognitionRNN(obs_dim=obs_dim, hidden=rnn_hidden, latent_dim=latent_dim,
                                       time_input=time_input)
-        self.dynamics = CountedFunction(LatentDynamics(latent_dim=latent_dim, hidden=dynamics_hidden))
+        dynamics = LatentDynamics(latent_dim=latent_dim, hidden=dynamics_hidden)
+        self.dynamics = CountedFunction(dynamics)
         self.decoder = Decoder(latent_dim=latent_dim, hidden=decoder_hidden, obs_dim=obs_dim)
         self.obs_std = float(obs_std)
         self.solver = {"method": method, "rtol": rtol, "atol": atol, "gradient": gradient}
@@ -176,9 +180,10 @@ class LatentODE(nn.Module):
 def rmse(predicted: torch.Tensor, target: torch.Tensor) -> float:
     """sqrt(mean of squared errors over every point and coordinate)."""
     if predicted.shape != target.shape:
-        raise ValueError(f"shapes differ: predicted {tuple(predicted.shape)}, target {tuple(target.shape)}")
+        raise ValueError(f"shapes differ: predicted {tuple(predicted.shape)}, "
+                         f"target {tuple(target.shape)}")
     return float(((predicted - target) ** 2).mean().sqrt())
 
 
-__all__ = ["Decoder", "ElmanCell", "LatentDynamics", "LatentODE", "PAPER_TOLERANCE", "RecognitionRNN",
-           "gaussian_log_likelihood", "kl_to_standard_normal", "rmse"]
+__all__ = ["Decoder", "ElmanCell", "LatentDynamics", "LatentODE", "PAPER_TOLERANCE",
+           "RecognitionRNN", "gaussian_log_likelihood", "kl_to_standard_normal", "rmse"]

@@ -30,7 +30,8 @@ from replication.models.latent_ode import ElmanCell, gaussian_log_likelihood
 class RNNBaseline(nn.Module):
     """One-step-ahead Elman RNN over irregular observations; see the module notes."""
 
-    def __init__(self, *, obs_dim: int = 2, hidden: int = 25, time_input: bool, obs_std: float) -> None:
+    def __init__(self, *, obs_dim: int = 2, hidden: int = 25, time_input: bool,
+                 obs_std: float) -> None:
         super().__init__()
         if not obs_std > 0:
             raise ValueError(f"obs_std (the likelihood's σ) must be positive, got {obs_std}")
@@ -39,7 +40,8 @@ class RNNBaseline(nn.Module):
         self.cell = ElmanCell(input_dim=obs_dim + int(time_input), hidden=hidden)
         self.head = nn.Linear(hidden, obs_dim)
 
-    def step(self, x: torch.Tensor, gap: torch.Tensor, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def step(self, x: torch.Tensor, gap: torch.Tensor,
+             h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Read x (B, D) whose next point is ``gap`` (B,) later; return (next mean, new h)."""
         inputs = torch.cat([x, gap.unsqueeze(-1)], dim=-1) if self.time_input else x
         h = self.cell(inputs, h)
@@ -48,7 +50,8 @@ class RNNBaseline(nn.Module):
     def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         """Teacher-forced means of x_2 … x_n from x_1 … x_{n−1}: (B, n − 1, D)."""
         if x.ndim != 3 or t.shape != x.shape[:2]:
-            raise ValueError(f"expected x (B, n, D) and t (B, n), got {tuple(x.shape)} and {tuple(t.shape)}")
+            raise ValueError(f"expected x (B, n, D) and t (B, n), "
+                             f"got {tuple(x.shape)} and {tuple(t.shape)}")
         h = x.new_zeros(x.shape[0], self.cell.hidden)
         gaps = t[:, 1:] - t[:, :-1]
         means = []
@@ -65,7 +68,8 @@ class RNNBaseline(nn.Module):
     def extrapolate(self, x: torch.Tensor, t: torch.Tensor, future: torch.Tensor) -> torch.Tensor:
         """Read all observations, then predict at the times ``future`` (F,) after t_n: (B, F, D)."""
         if future.ndim != 1 or future.numel() == 0:
-            raise ValueError(f"future must be a non-empty 1-D tensor of times, got shape {tuple(future.shape)}")
+            raise ValueError("future must be a non-empty 1-D tensor of times, "
+                             f"got shape {tuple(future.shape)}")
         h = x.new_zeros(x.shape[0], self.cell.hidden)
         for i in range(x.shape[1] - 1):
             _, h = self.step(x[:, i], t[:, i + 1] - t[:, i], h)

@@ -13,6 +13,8 @@ dynamics differentiate one ordinary function.
 """
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import nn
 
@@ -51,9 +53,11 @@ class ExactTraceFlow(nn.Module):
     def forward(self, z: torch.Tensor, *, t0: float, t1: float,
                 times: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """z(t₁) and a(t₁) = ∫_{t₀}^{t₁} tr dt; with ``times`` (from t₀), every time's values."""
-        grid = times if times is not None else torch.tensor([t0, t1], dtype=z.dtype, device=z.device)
+        grid = (times if times is not None
+                else torch.tensor([t0, t1], dtype=z.dtype, device=z.device))
         if times is not None and (float(grid[0]) != t0 or float(grid[-1]) != t1):
-            raise ValueError(f"times must run from t0 = {t0} to t1 = {t1}, got {float(grid[0])} … {float(grid[-1])}")
+            raise ValueError(f"times must run from t0 = {t0} to t1 = {t1}, "
+                             f"got {float(grid[0])} … {float(grid[-1])}")
         state = (z, z.new_zeros(z.shape[0]))
         zs, traces = integrate(self.func, state, grid, **self.solver)
         if times is not None:
@@ -64,8 +68,7 @@ class ExactTraceFlow(nn.Module):
 def standard_normal_log_density(z: torch.Tensor, *, std: float = 1.0) -> torch.Tensor:
     """log N(z; 0, std² I) per row."""
     dim = z.shape[-1]
-    return (-0.5 * (z / std) ** 2).sum(-1) - dim * (torch.log(torch.tensor(std, dtype=z.dtype))
-                                                   + 0.5 * torch.log(torch.tensor(2 * torch.pi, dtype=z.dtype)))
+    return (-0.5 * (z / std) ** 2).sum(-1) - dim * (math.log(std) + 0.5 * math.log(2 * math.pi))
 
 
 __all__ = ["ExactTraceFlow", "standard_normal_log_density"]

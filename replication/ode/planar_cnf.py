@@ -28,7 +28,8 @@ class PlanarCNFDynamics(nn.Module):
     def __init__(self, *, dim: int = 2, width: int, hyper_hidden: int = 32) -> None:
         super().__init__()
         if width < 1 or dim < 1 or hyper_hidden < 1:
-            raise ValueError(f"dim, width and hyper_hidden must be >= 1, got {dim}, {width}, {hyper_hidden}")
+            raise ValueError("dim, width and hyper_hidden must be >= 1, "
+                             f"got {dim}, {width}, {hyper_hidden}")
         self.dim, self.width = dim, width
         self.hyper = nn.Sequential(nn.Linear(1, hyper_hidden), nn.Tanh(),
                                    nn.Linear(hyper_hidden, hyper_hidden), nn.Tanh(),
@@ -36,12 +37,14 @@ class PlanarCNFDynamics(nn.Module):
 
     def unit_parameters(self, t: torch.Tensor):
         """(w (M, D), u (M, D), b (M,), gate σ (M,)) at time t."""
-        out = self.hyper(t.reshape(1, 1).to(self.hyper[0].weight.dtype)).reshape(self.width, 2 * self.dim + 2)
+        time = t.reshape(1, 1).to(self.hyper[0].weight.dtype)
+        out = self.hyper(time).reshape(self.width, 2 * self.dim + 2)
         w, u = out[:, : self.dim], out[:, self.dim: 2 * self.dim]
         b, gate = out[:, 2 * self.dim], torch.sigmoid(out[:, 2 * self.dim + 1])
         return w, u, b, gate
 
-    def velocity_and_trace(self, t: torch.Tensor, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def velocity_and_trace(self, t: torch.Tensor,
+                           z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         w, u, b, gate = self.unit_parameters(t)
         activation = torch.tanh(z @ w.T + b)  # (B, M)
         velocity = (activation * gate) @ u  # Σ_n σ_n u_n h(·), (B, D)

@@ -29,8 +29,8 @@ def _solve(counted: CountedFunction, state: torch.Tensor, t0: float, t1: float, 
 
 
 @torch.no_grad()
-def round_trip(func: nn.Module, state: torch.Tensor, *, t0: float, t1: float, method: str = "dopri5",
-               rtol: float, atol: float) -> dict[str, float]:
+def round_trip(func: nn.Module, state: torch.Tensor, *, t0: float, t1: float,
+               method: str = "dopri5", rtol: float, atol: float) -> dict[str, float]:
     """Errors of z(t₀) recovered by solving t₀ → t₁ → t₀, and the NFE of each leg.
 
     ``max_abs_error`` is over all elements, ``max_relative_error`` the largest per-example
@@ -41,8 +41,10 @@ def round_trip(func: nn.Module, state: torch.Tensor, *, t0: float, t1: float, me
     end, nfe_forward = _solve(counted, state, t0, t1, solver)
     back, nfe_backward = _solve(counted, end, t1, t0, solver)
     error = (back - state).flatten(1)
-    relative = error.norm(dim=1) / state.flatten(1).norm(dim=1).clamp_min(torch.finfo(state.dtype).tiny)
-    return {"max_abs_error": float(error.abs().max()), "rms_error": float(error.pow(2).mean().sqrt()),
+    size = state.flatten(1).norm(dim=1).clamp_min(torch.finfo(state.dtype).tiny)
+    relative = error.norm(dim=1) / size
+    return {"max_abs_error": float(error.abs().max()),
+            "rms_error": float(error.pow(2).mean().sqrt()),
             "max_relative_error": float(relative.max()), "nfe_forward": nfe_forward,
             "nfe_backward": nfe_backward, "rtol": rtol, "atol": atol, "batch": state.shape[0]}
 

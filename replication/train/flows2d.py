@@ -36,7 +36,8 @@ def _dtype(model) -> torch.dtype:
 
 def _finite(value: float, iteration: int) -> float:
     if not math.isfinite(value):
-        raise FloatingPointError(f"the loss became {value} at iteration {iteration}: the run diverged")
+        raise FloatingPointError(f"the loss became {value} at iteration {iteration}: "
+                                 "the run diverged")
     return value
 
 
@@ -61,7 +62,8 @@ def train_density_matching(model, target: str, *, optimizer: str, iterations: in
         opt.step()
         value = _finite(float(loss.detach()), iteration)
         if iteration % log_every == 0 or iteration == iterations:
-            history.append({"iteration": iteration, "loss": value, "seconds": time.perf_counter() - start})
+            history.append({"iteration": iteration, "loss": value,
+                            "seconds": time.perf_counter() - start})
     return history
 
 
@@ -79,8 +81,9 @@ def evaluate_density_matching(model, target: str, *, samples: int, seed: int,
     return kl_loss_estimate(torch.cat([v[0] for v in values]), torch.cat([v[1] for v in values]))
 
 
-def train_max_likelihood(model, data: Callable[..., torch.Tensor], *, optimizer: str, iterations: int,
-                         lr: float, batch_size: int, seed: int, log_every: int = 1) -> list[dict]:
+def train_max_likelihood(model, data: Callable[..., torch.Tensor], *, optimizer: str,
+                         iterations: int, lr: float, batch_size: int, seed: int,
+                         log_every: int = 1) -> list[dict]:
     """Maximise mean log q(x) over fresh draws ``data(batch_size, generator=...)`` each step."""
     opt = _optimizer(optimizer, model.parameters(), lr)
     generator = torch.Generator().manual_seed(seed)
@@ -93,11 +96,13 @@ def train_max_likelihood(model, data: Callable[..., torch.Tensor], *, optimizer:
         opt.step()
         value = _finite(float(loss.detach()), iteration)
         if iteration % log_every == 0 or iteration == iterations:
-            history.append({"iteration": iteration, "nll": value, "seconds": time.perf_counter() - start})
+            history.append({"iteration": iteration, "nll": value,
+                            "seconds": time.perf_counter() - start})
     return history
 
 
-def held_out_log_likelihood(model, x: torch.Tensor, *, batch_size: int = 10_000) -> dict[str, float]:
+def held_out_log_likelihood(model, x: torch.Tensor, *,
+                            batch_size: int = 10_000) -> dict[str, float]:
     """Mean log q(x) over a held-out sample, with its standard error."""
     with torch.no_grad():
         values = torch.cat([model.log_density(x[i:i + batch_size].to(_dtype(model)))

@@ -5,9 +5,9 @@ return plain histories; keyword-only hyperparameters, no defaults for what the p
 open (iterations, learning rate, batch size: the experiment states its choice). Adam is the
 optimizer for both (the paper names none; torchdiffeq's example uses Adam at 0.01, full batch).
 The ELBO's solve stops at the end of the observation window (training never sees the
-extrapolation points, nor needs z there). Minibatches (``batch_size`` < N) are drawn without replacement from a generator seeded by
-``seed``; ``batch_size=None`` is the full batch. The latent ODE's z₀ noise comes from the same
-generator. All tensors are float64 (see :mod:`replication.models.latent_ode`).
+extrapolation points, nor needs z there). Minibatches (``batch_size`` < N) are drawn without
+replacement from a generator seeded by ``seed``; ``batch_size=None`` is the full batch. The
+latent ODE's z₀ noise comes from the same generator. All tensors are float64 (see :mod:`replication.models.latent_ode`).
 
 RMSE (``evaluate_*``), per coordinate over all points of all spirals of the set, against the
 noisy and the clean points: ``observed`` (the points the model read: the latent ODE's
@@ -45,7 +45,8 @@ def _check(iterations: int, lr: float) -> None:
 
 def _finite(value: float, what: str, iteration: int) -> float:
     if not math.isfinite(value):
-        raise FloatingPointError(f"{what} became {value} at iteration {iteration}: the run diverged")
+        raise FloatingPointError(f"{what} became {value} at iteration {iteration}: "
+                                 "the run diverged")
     return value
 
 
@@ -98,7 +99,8 @@ def train_rnn(model: RNNBaseline, data: Spirals, *, iterations: int, lr: float,
         optimizer.step()
         value = _finite(float(loss.detach()), "the RNN's NLL", iteration)
         if iteration % log_every == 0 or iteration == iterations:
-            history.append({"iteration": iteration, "nll": value, "seconds": time.perf_counter() - start})
+            history.append({"iteration": iteration, "nll": value,
+                            "seconds": time.perf_counter() - start})
     return history
 
 
@@ -129,7 +131,8 @@ def evaluate_rnn(model: RNNBaseline, data: Spirals) -> dict[str, float]:
     future = model.extrapolate(x, t, data.times[data.n_window:])
     result = {}
     for clean, suffix in ((False, "noisy"), (True, "clean")):
-        result[f"rmse_observed_{suffix}"] = rmse(one_step, _observed_points(data, clean=clean)[:, 1:])
+        target = _observed_points(data, clean=clean)[:, 1:]
+        result[f"rmse_observed_{suffix}"] = rmse(one_step, target)
         result[f"rmse_extrapolation_{suffix}"] = rmse(future, data.extrapolation(clean=clean))
     return result
 
