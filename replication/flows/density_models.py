@@ -14,6 +14,9 @@ samples by the exact inverse, without log q). :class:`CNFDensity` takes an
 solves 0 → T (log q = log N(z₀) − ∫₀ᵀ tr), evaluation solves T → 0
 (log q(x) = log N(z₀) + ∫_T⁰ tr); ``trajectory`` gives the samples at intermediate times
 (Figure 5's 5 … 100 % panels).
+
+The end time T and the base σ₀ are unstated in the paper; the defaults here are T = 1, σ₀ = 1.
+torchdiffeq's ``cnf.py`` (maximum likelihood on circles) uses T = 10 and σ₀² = 0.1 (spec §8.3).
 """
 from __future__ import annotations
 
