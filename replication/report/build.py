@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from replication.claims.verdicts import DOCUMENTS, GROUPS, VERDICTS
+from replication.claims.verdicts import DOCUMENTS, GROUPS, VERDICTS, verdict_counts
 from replication.report import captions
 from replication.report.markdown import strip_title, to_html
 from replication.report.provenance import Provenance, collect_provenance, duration
@@ -60,10 +60,13 @@ class Report:
     provenance: Provenance = field(default_factory=Provenance)
     generated: str = ""
     code_state: str = ""
+    stale: list[str] = field(default_factory=list)  # records made by older code (descriptions)
 
     def counts(self) -> dict[str, int]:
-        found = self.claims["verdict"].value_counts() if len(self.claims) else {}
-        return {verdict: int(found.get(verdict, 0)) for verdict in VERDICTS}
+        """Claims per verdict, a repeated measurement (``same_as``) counted once."""
+        if not len(self.claims):
+            return {verdict: 0 for verdict in VERDICTS}
+        return verdict_counts(self.claims)
 
     def grouped_claims(self) -> list[tuple[str, pd.DataFrame]]:
         order = list(GROUPS) + sorted(set(self.claims.get("group", [])) - set(GROUPS))
@@ -179,6 +182,7 @@ def build_report(
 ) -> Report:
     """Collect everything the report shows; *exclude*: output files not to show as inputs."""
     from replication.measure.provenance import git_state
+    from replication.staleness import provenance_states
 
     results, figures = Path(results), Path(figures)
     table = _read_claims(Path(claims))
@@ -199,6 +203,7 @@ def build_report(
         provenance=collect_provenance(results),
         generated=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         code_state=code_state,
+        stale=[s.describe() for s in provenance_states(results) if s.stale or s.unmapped],
     )
 
 
@@ -372,6 +377,10 @@ def _provenance_markdown(report: Report) -> list[str]:
             "|" + "---|" * len(headers),
         ]
         lines += ["| " + " | ".join(_cell(x) for x in row) + " |" for row in rows] + [""]
+    if report.stale:
+        lines += [f"**Stale: made by older code** ({len(report.stale)} records; the claims on "
+                  "them are inconclusive until rerun):", ""]
+        lines += [f"- {_cell(text)}" for text in report.stale] + [""]
     if p.unreadable:
         lines += ["Unreadable provenance files: " + ", ".join(p.unreadable), ""]
     return lines
@@ -386,8 +395,10 @@ def data_uri(path: Path) -> str:
 
 VERDICT_CLASS = {
     "reproduced": "ok",
+    "consistent, inconclusive at this scale": "maybe",
     "not reproduced": "bad",
-    "inconclusive at this scale": "maybe",
+    "inconclusive": "maybe",
+    "documented fact": "none",
     "not run": "none",
 }
 
