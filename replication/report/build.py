@@ -12,6 +12,7 @@ script, and a Content-Security-Policy meta tag forbids loading anything from els
 from __future__ import annotations
 
 import base64
+import json
 import os
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -120,13 +121,19 @@ def collect_tables(results: Path, exclude: set[Path]) -> list[TableSection]:
             )
             continue
         tables = sorted(p for p in folder.rglob("*.md") if p.resolve() not in exclude)
-        if not tables:
+        runs = sorted(folder.rglob("metrics.json"))
+        if not tables and runs:
+            # The article's jobs write metrics.json per run, no table: their results are shown
+            # as one, never as "not run".
+            sections.append(TableSection(entry.title, entry.caption, folder,
+                                         runs_table(runs, folder)))
+        elif not tables:
             sections.append(
                 TableSection(
                     entry.title,
                     entry.caption,
                     None,
-                    missing=f"`{folder}/` holds no table (.md) yet",
+                    missing=f"`{folder}/` holds no results (no metrics.json or table) yet",
                 )
             )
         for path in tables:
@@ -143,6 +150,27 @@ def collect_tables(results: Path, exclude: set[Path]) -> list[TableSection]:
             heading, _ = strip_title(path.read_text())
             sections.append(_table(path, heading or path.stem, ""))
     return sections
+
+
+RUN_KEYS = ("test_accuracy", "test_error", "test_size", "train_size", "steps", "epochs",
+            "epochs_completed", "parameters", "accuracy_min", "accuracy_max", "reduced")
+
+
+def runs_table(paths: list[Path], folder: Path) -> str:
+    """A Markdown table of the runs' metrics.json: one row per run, the keys of RUN_KEYS it has."""
+    records = [(path.parent.relative_to(folder).as_posix() or ".", json.loads(path.read_text()))
+               for path in paths]
+    keys = [k for k in RUN_KEYS if any(k in record for _, record in records)]
+
+    def show(value) -> str:
+        if isinstance(value, float):
+            return f"{value:.4g}"
+        return "–" if value is None else str(value)
+
+    lines = ["| Run | " + " | ".join(keys) + " |", "|---|" + "---|" * len(keys)]
+    lines += ["| " + " | ".join([_cell(run)] + [_cell(show(r.get(k))) for k in keys]) + " |"
+              for run, r in records]
+    return "\n".join(lines) + f"\n\nFrom {len(records)} metrics.json file(s) under `{folder}`."
 
 
 def collect_figures(results: Path, figures: Path) -> list[FigureSection]:
