@@ -235,3 +235,31 @@ def test_stale_evidence_never_makes_a_claim_reproduced(tmp_path):
     assert row["verdict"] == INCONCLUSIVE
     assert row["reason"].startswith("stale: made by older code (classify/odenet/seed0")
     assert "classify/odenet/seed0/provenance.json" in row["stale_evidence"]
+
+
+# --- A.8: the cheap missing claims ---------------------------------------------------------------
+
+
+def _variance_points(tmp_path: Path, gaussian_ratio: float, rademacher_analytic: float) -> None:
+    write_csv(tmp_path / "figures" / "ffjord_trace_cost.csv", [
+        {"dim": d, "var_gaussian_empirical": 2.0 * d * gaussian_ratio,
+         "var_gaussian_analytic": 2.0 * d, "var_rademacher_empirical": rademacher_analytic * d,
+         "var_rademacher_analytic": rademacher_analytic * d} for d in (2, 16, 128)])
+
+
+def test_variance_claims_follow_the_closed_forms(tmp_path):
+    frobenius = REGISTRY["ffjord.trace.variance_frobenius"]
+    below = REGISTRY["ffjord.trace.rademacher_below_gaussian"]
+    assert "not claimed by FFJORD" in below["source"]["location"]
+    _variance_points(tmp_path, gaussian_ratio=1.03, rademacher_analytic=1.5)
+    assert judge(tmp_path, frobenius, scale="cpu")["verdict"] == REPRODUCED
+    assert judge(tmp_path, below, scale="cpu")["verdict"] == REPRODUCED
+    _variance_points(tmp_path, gaussian_ratio=1.5, rademacher_analytic=2.5)  # both fail
+    assert judge(tmp_path, frobenius, scale="cpu")["verdict"] == NOT_REPRODUCED
+    row = judge(tmp_path, below, scale="cpu")
+    assert row["verdict"] == NOT_REPRODUCED and "exceeds Gaussian's" in row["reason"]
+
+
+def test_the_article_cifar10_claim_is_checked_against_ffjords_own_table(tmp_path):
+    row = judge(tmp_path, REGISTRY["article.cifar10_state_of_the_art"], scale="cpu")
+    assert row["verdict"] == NOT_REPRODUCED and "Glow 3.35 < FFJORD 3.40" in row["measured"]

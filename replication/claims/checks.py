@@ -462,7 +462,39 @@ def toy_density_normalized(ctx: Context, *, min_mass: float = 0.95, max_mass: fl
                        f"in [{min_mass}, {max_mass}] {where}", n=len(inside))
 
 
+def trace_variance(ctx: Context, *, noise: str, max_rel_error: float = 0.1,
+                   below_gaussian: bool = False) -> CheckResult:
+    """Hutchinson's estimator has the variance its closed form gives, at every D measured:
+    Gaussian ε: Var = ½‖J + Jᵀ‖_F² (= ‖J‖_F² + tr J², growing with ‖J‖_F²); Rademacher ε: that
+    minus 2Σᵢ Jᵢᵢ². The empirical variance over the run's draws must be within
+    *max_rel_error* of the closed form at every D; with *below_gaussian*, the Rademacher closed
+    form must also be ≤ the Gaussian one at every D."""
+    cols = S.TRACE_VARIANCE_COLUMNS
+    table = ctx.csv("figures", S.TRACE_COST_POINTS_FILE)
+    require_columns(table, list(cols.values()), S.TRACE_COST_POINTS_FILE)
+    empirical = table[cols[f"{noise}_empirical"]].to_numpy(float)
+    analytic = table[cols[f"{noise}_analytic"]].to_numpy(float)
+    error = np.abs(empirical / analytic - 1.0)
+    dims = table[cols["dim"]].astype(int).tolist()
+    worst = int(np.argmax(error))
+    measured = (f"{noise} Var/closed form {np.min(empirical / analytic):.3f}–"
+                f"{np.max(empirical / analytic):.3f} over D = {dims[0]}…{dims[-1]}")
+    passed = bool(np.all(error <= max_rel_error))
+    reason = (f"empirical variance within {error[worst]:.1%} of the closed form at every D "
+              f"(worst D = {dims[worst]}; ≤ {max_rel_error:.0%} required)")
+    if below_gaussian:
+        gaussian = table[cols["gaussian_analytic"]].to_numpy(float)
+        below = bool(np.all(analytic <= gaussian))
+        measured += f"; Rademacher / Gaussian closed form {np.min(analytic / gaussian):.3f}–" \
+                    f"{np.max(analytic / gaussian):.3f}"
+        passed = passed and below
+        reason += ("; Rademacher's closed form ≤ Gaussian's at every D" if below
+                   else "; Rademacher's closed form exceeds Gaussian's somewhere")
+    return CheckResult(passed, measured, reason, value=float(error[worst]), n=len(dims))
+
+
 CHECKS: dict[str, Callable[..., CheckResult]] = {
+    "trace_variance": trace_variance,
     "similar_performance": similar_performance,
     "linear_growth": linear_growth,
     "proportional": proportional,
@@ -480,4 +512,5 @@ CHECK_ARG_CHOICES: dict[str, dict[str, tuple]] = {
     "nfe_vs_dim": {"mode": ("rises", "same_final")},
     "linear_growth": {"quantity": tuple(S.MEMORY_POINTS_QUANTITIES)},
     "proportional": {"root": ("results", "figures")},
+    "trace_variance": {"noise": ("gaussian", "rademacher")},
 }

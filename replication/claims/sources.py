@@ -91,6 +91,17 @@ TRACE_COST_FITS_FILE = "ffjord_trace_cost_fits.csv"
 TRACE_COST_FITS_COLUMNS = {"method": "method", "slope": "slope", "min_dim": "min_dim",
                            "max_dim": "max_dim"}
 
+# The trace-cost points (figures/<scale>/ffjord_trace_cost.csv): per D, the empirical variance of
+# Hutchinson's estimate and its closed form, for Gaussian and Rademacher ε.
+TRACE_COST_POINTS_FILE = "ffjord_trace_cost.csv"
+TRACE_VARIANCE_COLUMNS = {
+    "dim": "dim",
+    "gaussian_empirical": "var_gaussian_empirical",
+    "gaussian_analytic": "var_gaussian_analytic",
+    "rademacher_empirical": "var_rademacher_empirical",
+    "rademacher_analytic": "var_rademacher_analytic",
+}
+
 # --- FFJORD Figure 2 (figures/<scale>): one row per toy distribution.
 TOY_DENSITY_FILE = "ffjord_toy_densities.csv"
 TOY_DENSITY_COLUMNS = {"dataset": "dataset", "mass": "grid_mass"}
@@ -139,6 +150,7 @@ EVIDENCE_FOLDERS = {
     VAE_TABLE_FILE: ("vae",),
     FFJORD_NFE_DIM_FILE: ("ffjord/nfe_vs_dim",),
     TRACE_COST_FITS_FILE: ("ffjord/trace_cost",),
+    TRACE_COST_POINTS_FILE: ("ffjord/trace_cost",),
     TOY_DENSITY_FILE: ("ffjord/toy",),
 }
 
