@@ -18,6 +18,7 @@ import pandas as pd
 from replication.claims import sources as S
 from replication.claims.measures import (
     Context,
+    MalformedInput,
     NotRun,
     _fmt,
     _table1_quantity,
@@ -493,7 +494,32 @@ def trace_variance(ctx: Context, *, noise: str, max_rel_error: float = 0.1,
     return CheckResult(passed, measured, reason, value=float(error[worst]), n=len(dims))
 
 
+def update_follows_gradient(ctx: Context, *, experiment: str = "a1",
+                            arrays: list[str] = ("w1", "b1", "w2", "b2"),
+                            min_cosine: float = 0.9) -> CheckResult:
+    """Article A1: its hand-written backward pass approximates the adjoint (exact gradient):
+    for every array the adjoint's state a reaches (*arrays*), the median cosine between the
+    article's update and the negative exact gradient is ≥ *min_cosine*, in every run."""
+    found = {}
+    for name in arrays:
+        try:
+            values, files = article_values(ctx, experiment, f"adjoint_update_cosine.{name}")
+        except MalformedInput as missing:  # runs of older code did not measure it
+            raise NotRun(f"{missing}: the runs predate this measurement; rerun article "
+                         f"{experiment.upper()}") from None
+        found[name] = min(values)
+    worst = min(found, key=found.get)
+    measured = "median cos(update, −gradient): " + ", ".join(
+        f"{k} {v:+.2f}" for k, v in found.items()) + f" ({len(files)} runs)"
+    passed = all(v >= min_cosine for v in found.values())
+    return CheckResult(passed, measured,
+                       f"lowest {found[worst]:+.2f} ({worst}); ≥ {min_cosine:g} for every array "
+                       "counts as an approximation of the gradient", value=found[worst],
+                       n=len(files))
+
+
 CHECKS: dict[str, Callable[..., CheckResult]] = {
+    "update_follows_gradient": update_follows_gradient,
     "trace_variance": trace_variance,
     "similar_performance": similar_performance,
     "linear_growth": linear_growth,
