@@ -263,3 +263,26 @@ def test_variance_claims_follow_the_closed_forms(tmp_path):
 def test_the_article_cifar10_claim_is_checked_against_ffjords_own_table(tmp_path):
     row = judge(tmp_path, REGISTRY["article.cifar10_state_of_the_art"], scale="cpu")
     assert row["verdict"] == NOT_REPRODUCED and "Glow 3.35 < FFJORD 3.40" in row["measured"]
+
+
+def test_bottleneck_claims_compare_the_closed_forms_above_the_bottleneck(tmp_path):
+    gaussian = REGISTRY["ffjord.trace.bottleneck_gaussian"]
+    rademacher = REGISTRY["ffjord.trace.bottleneck_rademacher"]
+    path = tmp_path / "figures" / "ffjord_trace_cost.csv"
+
+    def points(ratio):
+        write_csv(path, [{"dim": d, "hidden": 128, "var_gaussian_empirical": 1.0,
+                          "var_gaussian_analytic": float(d), "var_rademacher_empirical": 1.0,
+                          "var_rademacher_analytic": float(d),
+                          "var_gaussian_bottleneck_analytic": 5.0 if d <= 128 else ratio * d,
+                          "var_rademacher_bottleneck_analytic": 5.0 if d <= 128 else ratio * d}
+                         for d in (64, 256, 512)])
+
+    points(0.5)  # halved above H (below H the "bottleneck" is wider: not judged)
+    assert judge(tmp_path, gaussian, scale="cpu")["verdict"] == REPRODUCED
+    assert judge(tmp_path, rademacher, scale="cpu")["verdict"] == NOT_REPRODUCED
+    points(1.2)
+    assert judge(tmp_path, gaussian, scale="cpu")["verdict"] == NOT_REPRODUCED
+    assert judge(tmp_path, rademacher, scale="cpu")["verdict"] == REPRODUCED
+    write_csv(path, [{"dim": 256, "hidden": 128}])  # a run that predates the measurement
+    assert judge(tmp_path, gaussian, scale="cpu")["verdict"] == "not run"

@@ -472,7 +472,9 @@ def trace_variance(ctx: Context, *, noise: str, max_rel_error: float = 0.1,
     form must also be ≤ the Gaussian one at every D."""
     cols = S.TRACE_VARIANCE_COLUMNS
     table = ctx.csv("figures", S.TRACE_COST_POINTS_FILE)
-    require_columns(table, list(cols.values()), S.TRACE_COST_POINTS_FILE)
+    require_columns(table, [cols[k] for k in ("dim", "gaussian_empirical", "gaussian_analytic",
+                                              "rademacher_empirical", "rademacher_analytic")],
+                    S.TRACE_COST_POINTS_FILE)
     empirical = table[cols[f"{noise}_empirical"]].to_numpy(float)
     analytic = table[cols[f"{noise}_analytic"]].to_numpy(float)
     error = np.abs(empirical / analytic - 1.0)
@@ -518,7 +520,36 @@ def update_follows_gradient(ctx: Context, *, experiment: str = "a1",
                        n=len(files))
 
 
+def bottleneck_variance(ctx: Context, *, noise: str, reduces: bool = True) -> CheckResult:
+    """FFJORD §3.1.1's bottleneck trick, by the closed forms: at every D above the bottleneck
+    width H, Hutchinson's variance with ε ∈ ℝ^H on M = W₁ ∂g/∂h is below (``reduces``) — or,
+    with ``reduces: false``, not below — the variance with ε ∈ ℝ^D on ∂f/∂z."""
+    cols = S.TRACE_VARIANCE_COLUMNS
+    table = ctx.csv("figures", S.TRACE_COST_POINTS_FILE)
+    needed = [cols["dim"], cols["hidden"], cols[f"{noise}_analytic"], cols[f"{noise}_bottleneck"]]
+    try:
+        require_columns(table, needed, S.TRACE_COST_POINTS_FILE)
+    except MalformedInput as missing:
+        raise NotRun(f"{missing}: the trace-cost run predates the bottleneck measurement; "
+                     "rerun it") from None
+    wide = table[table[cols["dim"]] > table[cols["hidden"]]]
+    if wide.empty:
+        raise NotRun(f"{S.TRACE_COST_POINTS_FILE} has no D above the bottleneck width")
+    ratio = (wide[cols[f"{noise}_bottleneck"]] / wide[cols[f"{noise}_analytic"]]).to_numpy(float)
+    dims = wide[cols["dim"]].astype(int).tolist()
+    measured = (f"{noise} variance with / without the bottleneck (H = "
+                f"{int(wide[cols['hidden']].iloc[0])}): {ratio.min():.3f}–{ratio.max():.3f} "
+                f"over D = {dims[0]}…{dims[-1]}")
+    lower = bool(np.all(ratio < 1))
+    passed = lower if reduces else not bool(np.any(ratio < 1))
+    verb = "reduces" if lower else ("does not reduce" if not np.any(ratio < 1) else
+                                    "reduces only at some D")
+    return CheckResult(passed, measured, f"the bottleneck {verb} the {noise} variance for D > H",
+                       value=float(ratio.max()), n=len(dims))
+
+
 CHECKS: dict[str, Callable[..., CheckResult]] = {
+    "bottleneck_variance": bottleneck_variance,
     "update_follows_gradient": update_follows_gradient,
     "trace_variance": trace_variance,
     "similar_performance": similar_performance,
@@ -539,4 +570,5 @@ CHECK_ARG_CHOICES: dict[str, dict[str, tuple]] = {
     "linear_growth": {"quantity": tuple(S.MEMORY_POINTS_QUANTITIES)},
     "proportional": {"root": ("results", "figures")},
     "trace_variance": {"noise": ("gaussian", "rademacher")},
+    "bottleneck_variance": {"noise": ("gaussian", "rademacher")},
 }

@@ -100,6 +100,9 @@ TRACE_VARIANCE_COLUMNS = {
     "gaussian_analytic": "var_gaussian_analytic",
     "rademacher_empirical": "var_rademacher_empirical",
     "rademacher_analytic": "var_rademacher_analytic",
+    "hidden": "hidden",  # the bottleneck width H of the random MLP
+    "gaussian_bottleneck": "var_gaussian_bottleneck_analytic",
+    "rademacher_bottleneck": "var_rademacher_bottleneck_analytic",
 }
 
 # --- FFJORD Figure 2 (figures/<scale>): one row per toy distribution.
