@@ -618,11 +618,14 @@ def evaluate_claim(claim: dict, ctx: Context) -> dict:
         outcome = _outcome(claim, ctx)
     except NotRun as missing:
         experiment = claim.get("experiment")
+        stale = _stale_evidence(claim, ctx) if kind != "textual" else []
         row.update(
             verdict=NOT_RUN,
             measured="–",
-            reason=f"not run: {missing}" + (f" — from {experiment}" if experiment else ""),
+            reason=f"not run: {missing}" + (f" — from {experiment}" if experiment else "")
+            + (f" ({STALE_NOTE}: {len(stale)} of its records)" if stale else ""),
             malformed=isinstance(missing, MalformedInput),
+            stale_evidence="; ".join(stale),
         )
         return row
     row.update(
