@@ -244,7 +244,9 @@ def _cell(text) -> str:
 
 def _summary(report: Report) -> str:
     counts = report.counts()
-    return f"{len(report.claims)} claims at scale `{report.scale}`: " + " · ".join(
+    repeats = len(report.claims) - sum(counts.values())
+    counted = f" ({repeats} repeat another's measurement, counted once)" if repeats else ""
+    return f"{len(report.claims)} claims at scale `{report.scale}`{counted}: " + " · ".join(
         f"**{count}** {verdict}" for verdict, count in counts.items()
     )
 
