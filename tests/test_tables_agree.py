@@ -67,7 +67,8 @@ def test_table1_title_and_caption_carry_the_scale_and_stale_runs_are_marked(tmp_
     markdown = (tmp_path / "table1.md").read_text()
     title = markdown.splitlines()[0]
     assert "scale cpu" in title and "2 epochs" in title and "1 seed" in title
-    assert "\\caption{Neural ODE Table 1 (MNIST) — scale cpu" in (tmp_path / "table1.tex").read_text()
+    latex = (tmp_path / "table1.tex").read_text()
+    assert "\\caption{Neural ODE Table 1 (MNIST) — scale cpu" in latex
     # the ablation row shows no paper cell the paper never printed
     row = [line for line in markdown.splitlines() if "1 block" in line][0]
     assert "O(1)" not in row
