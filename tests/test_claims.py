@@ -14,6 +14,8 @@ from replication.claims import sources as S
 from replication.claims.commands import add_commands
 from replication.claims.verdicts import (
     COLUMNS,
+    CONSISTENT,
+    DOCUMENTED,
     INCONCLUSIVE,
     NOT_REPRODUCED,
     NOT_RUN,
@@ -406,14 +408,30 @@ def test_trace_cost_scaling_compares_the_fitted_slopes(tmp_path):
     assert judge(tmp_path, linear, scale="cpu")["verdict"] == NOT_REPRODUCED
 
 
-def test_toy_density_mass_must_be_at_most_one_and_not_much_less(tmp_path):
+def test_toy_density_mass_bound_is_the_one_set_before_the_run(tmp_path):
+    """0.95, restored (issue #14 A.4): the checkerboard's 0.946 over the plotted square fails."""
     normalized = _registered("ffjord.toy.density_normalized")
+    assert normalized["comparison"]["args"]["min_mass"] == 0.95
     table = tmp_path / "figures" / "ffjord_toy_densities.csv"
-    for masses, verdict in (((0.9998, 0.946), REPRODUCED), ((0.9998, 1.08), NOT_REPRODUCED),
-                            ((0.62, 0.9998), NOT_REPRODUCED)):
+    for masses, verdict in (((0.9998, 0.946), NOT_REPRODUCED), ((0.9998, 0.97), REPRODUCED),
+                            ((0.9998, 1.08), NOT_REPRODUCED), ((0.62, 0.9998), NOT_REPRODUCED)):
         write_csv(table, [{"dataset": d, "grid_mass": m}
                           for d, m in zip(("2spirals", "checkerboard"), masses)])
         assert judge(tmp_path, normalized, scale="cpu")["verdict"] == verdict, masses
+
+
+def test_toy_density_is_judged_on_the_wide_square_when_measured(tmp_path):
+    normalized = _registered("ffjord.toy.density_normalized")
+    table = tmp_path / "figures" / "ffjord_toy_densities.csv"
+    rows = [{"dataset": "checkerboard", "grid_mass": 0.946, "mass_limit": 8.0,
+             "wide_grid_mass": 0.9991, "mass_outside": 2e-4}]
+    write_csv(table, rows)
+    row = judge(tmp_path, normalized, scale="cpu")
+    assert row["verdict"] == REPRODUCED and "L=8, outside 2.0e-04" in row["measured"]
+    rows[0]["mass_outside"] = 5e-3  # the widest square still leaves too much outside
+    write_csv(table, rows)
+    row = judge(tmp_path, normalized, scale="cpu")
+    assert row["verdict"] == INCONCLUSIVE and "the mass is not measured" in row["reason"]
 
 
 def test_vae_cell_sylvester_is_the_best_of_three_variants(tmp_path):
@@ -464,7 +482,8 @@ def test_textual_claims_need_no_run_and_ignore_the_scale(tmp_path):
         assert "1.40 % is not the source's 0.42 %" in row["reason"]
     same = copy.deepcopy(article)
     same["claimed"] = 0.42
-    assert judge(tmp_path, same)["verdict"] == REPRODUCED
+    # two constants typed in the registry: a documented fact, never "reproduced" (#14 A.3)
+    assert judge(tmp_path, same)["verdict"] == DOCUMENTED
     words = copy.deepcopy(article)
     words.update(
         claimed="0.22 MB",
@@ -573,12 +592,17 @@ def test_article_a4_readouts_and_the_unused_log_density(tmp_path):
     a4 = tmp_path / "results" / "article" / "a4"
     a4_metrics(a4 / "as_written" / "seed0", 0.11, grad_diff=3e-9, dynamics_grad=0.0)
     a4_metrics(a4 / "z_T" / "seed0", 0.97, grad_diff=2e-9, dynamics_grad=0.0)
-    row = judge(tmp_path, claims["article.a4.accuracy"], scale="cpu")
+    # cpu runs 30 / 150 of the snippet's 4,690 steps: judged at paper scale only (#14 A.5)
+    row = judge(tmp_path, claims["article.a4.accuracy"], scale="paper")
     assert row["verdict"] == NOT_REPRODUCED and row["measured"] == "11.00 % (n=1)"
+    assert judge(tmp_path, claims["article.a4.accuracy"], scale="cpu")["verdict"] == INCONCLUSIVE
     assert (
         judge(tmp_path, claims["article.a4.accuracy_intended"], scale="cpu")["verdict"]
-        == REPRODUCED
+        == CONSISTENT
     )
+    for claim_id in ("article.a4.accuracy", "article.a4.accuracy_intended"):
+        assert "after 5 epochs" not in claims[claim_id]["metric"]["name"]
+        assert "cpu: " in claims[claim_id]["metric"]["name"]
     row = judge(tmp_path, claims["article.a4.log_density_used"], scale="smoke")
     assert row["verdict"] == NOT_REPRODUCED and "never reaches the loss" in row["reason"]
     assert "6e-09 of the largest gradient" in row["measured"]
@@ -622,14 +646,22 @@ def test_committed_cpu_results_evaluate_without_error():
     assert verdict["node.table1.odenet.error"] == INCONCLUSIVE  # 2 of 160 epochs
     assert verdict["node.figure3c.backward_half_forward"] == INCONCLUSIVE
     assert verdict["article.a5.odenet.error.text"] == NOT_REPRODUCED  # 1.40 % vs the paper's 0.42 %
-    assert verdict["article.a5.mlp.error.text"] == REPRODUCED
+    assert verdict["article.a5.mlp.error.text"] == DOCUMENTED
     vae = table[table["group"] == "ffjord-vae"]
     if not (REPO_ROOT / "results" / "cpu" / S.VAE_TABLE_FILE).exists():
         assert (vae["verdict"] == NOT_RUN).all()
     # 10 epochs show only the start of Figure 5's rise; the method claims hold at cpu scale
     assert verdict["ffjord.figure5.nfe_same_for_all_dims"] == INCONCLUSIVE
-    assert verdict["ffjord.trace.linear_cost"] == REPRODUCED
-    assert verdict["ffjord.toy.density_normalized"] == REPRODUCED
+    stale_ids = set(table.loc[table["stale_evidence"] != "", "id"])
+    # a result made by older code (until the cpu rerun) is inconclusive, never reproduced
+    assert verdict["ffjord.trace.linear_cost"] == (
+        INCONCLUSIVE if "ffjord.trace.linear_cost" in stale_ids else REPRODUCED)
+    # no committed verdict may pass on evidence the current code would not make (#13.8)
+    stale = table[(table["stale_evidence"] != "") & (table["verdict"] != NOT_RUN)]
+    assert (stale["verdict"] == INCONCLUSIVE).all()
+    assert stale["reason"].str.startswith("stale: made by older code").all()
+    # a pass at a scale the claim is not judged at is not "reproduced" (#14 A.1)
+    assert verdict["article.a5.similar_or_better"] == CONSISTENT
 
 
 def test_claims_command_writes_the_csv_and_rejects_a_bad_registry(tmp_path, capsys):

@@ -204,3 +204,21 @@ def test_figure_names_the_file_with_a_missing_column(run_dir, tmp_path):
     (broken / "metrics.json").unlink()
     with pytest.raises(ValueError, match="metrics.json"):
         toy_density_figure([broken], prefix=tmp_path / "fig")
+
+
+def test_wide_mass_widens_the_square_until_under_1e3_of_the_mass_is_outside():
+    """#14 A.4: a square that cuts off part of the density is widened, and the mass reported."""
+    from replication.cnf.toy_density import model_samples, outside_fraction, wide_mass
+
+    cnf = _random_cnf().float()
+    cnf.eval()
+    samples = model_samples(cnf, count=4000, batch_size=4000, generator=_gen(1),
+                            device=torch.device("cpu"))
+    assert outside_fraction(samples, 1.0) > 0.05  # [-1, 1]² misses much of the mass
+    grid, area = grid_points(size=10, limit=1.0)
+    narrow = float(batched_log_density(cnf, grid.float(), batch_size=1000)[0].double().exp().sum()
+                   * area)
+    mass = wide_mass(cnf, samples=samples, grid_limit=1.0, grid_size=20, batch_size=20_000,
+                     device=torch.device("cpu"))
+    assert mass["mass_limit"] > 1.0 and mass["mass_outside"] < 1e-3
+    assert narrow < 0.95 and abs(mass["wide_grid_mass"] - 1) < 0.01, (narrow, mass)

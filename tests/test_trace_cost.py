@@ -169,3 +169,18 @@ def test_cli_registers_both_commands():
     assert args.command == "trace-cost" and args.threads == 1 and callable(args.handler)
     args = parser.parse_args(["trace-figure", "p.csv", "--prefix", "fig"])
     assert args.command == "trace-figure" and args.fit_min_dim is None
+
+
+def test_bottleneck_matrix_has_the_same_trace_and_an_h_by_h_shape():
+    """FFJORD §3.1.1: tr(∂f/∂z) = tr(W₁ ∂g/∂h) for f = g ∘ h, h = W₁z + b₁ ∈ ℝ^H (#14 A.8)."""
+    from replication.cnf.trace_cost import RandomMLP, bottleneck_matrix, jacobian_from_vjps
+
+    func = RandomMLP(12, 4, seed=3)
+    func.requires_grad_(False)
+    z = torch.randn(5, 12, generator=torch.Generator().manual_seed(0))
+    full = jacobian_from_vjps(func, z).double()
+    bottleneck = bottleneck_matrix(func, z)
+    assert bottleneck.shape == (5, 4, 4)
+    torch.testing.assert_close(torch.diagonal(bottleneck, dim1=-2, dim2=-1).sum(-1),
+                               torch.diagonal(full, dim1=-2, dim2=-1).sum(-1), rtol=1e-5,
+                               atol=1e-6)

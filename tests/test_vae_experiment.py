@@ -181,7 +181,9 @@ def test_table_has_rows_flows_columns_datasets_and_the_paper_beside_ours(tmp_pat
     omniglot = summary.set_index(["flow", "dataset"]).loc[("planar", "omniglot")]
     assert omniglot["status"] == "not run (excluded)" and omniglot["paper_neg_elbo"] == 102.65
     markdown = (tmp_path / "vae_table.md").read_text()
-    assert "91.0 ± 1.4 (NLL 90.0 ± 1.4) [paper 86.55 ± 0.06]" in markdown
+    assert ("91.0 ± 1.4 (NLL 90.0 ± 1.4 vs −ELBO not measured on the same 5 images) "
+            "[paper 86.55 ± 0.06]") in markdown
+    assert "stale: made by older code" in markdown  # these runs record no code fingerprint
     assert "Frey Faces (bits/dim)" in markdown and "not run (excluded)" in markdown
     assert (tmp_path / "vae_table.tex").read_text().count("Planar") == 1
     assert len(pd.read_csv(tmp_path / "vae_table.csv")) == 6

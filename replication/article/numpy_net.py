@@ -286,6 +286,36 @@ def exact_gradients(params: dict, x: np.ndarray, label: int, *, steps: int,
     return grads
 
 
+UPDATED = ("w1", "b1", "w2", "b2", "w3", "b3")
+
+
+def update_cosines(params: dict, images: np.ndarray, labels: np.ndarray, *, lr: float,
+                   steps: int, dt: float, update: str = "as_written") -> dict[str, float]:
+    """How well the article's update follows the exact gradient: per parameter array, the
+    median over *images* of cos(Δθ, −∂L/∂θ), Δθ the change one :func:`train_step` makes
+    (on a copy of *params*, aliasing kept; for W2/b2 the change of the arrays it writes to)
+    and ∂L/∂θ from :func:`exact_gradients` at *params*. 1 means the same direction; the
+    article says its backward pass is a discrete approximation of the adjoint."""
+    cosines: dict[str, list[float]] = {k: [] for k in UPDATED}
+    with np.errstate(over="ignore"):
+        for x, label in zip(images, labels):
+            x = np.asarray(x, dtype=np.float64)
+            trial = {k: params[k].copy() for k in DRAW_ORDER}
+            if is_aliased(params):
+                trial["w2_"], trial["b2_"] = trial["w2"], trial["b2"]
+            written = {"w2": "w2" if update == "deferred" else "w2_",
+                       "b2": "b2" if update == "deferred" else "b2_"}
+            before = {k: trial[written.get(k, k)].copy() for k in UPDATED}
+            train_step(trial, x, int(label), lr=lr, steps=steps, dt=dt, update=update)
+            gradients = exact_gradients(params, x, int(label), steps=steps, dt=dt)
+            for k in UPDATED:
+                delta = (trial[k] - before[k]).ravel()
+                descent = -gradients[k].ravel()
+                norm = np.linalg.norm(delta) * np.linalg.norm(descent)
+                cosines[k].append(float(delta @ descent / norm) if norm > 0 else 0.0)
+    return {k: float(np.median(v)) for k, v in cosines.items()}
+
+
 def save_params(path: Path, params: dict) -> None:
     """Write the arrays and whether W2/b2 alias their copies (restored by :func:`load_params`)."""
     path = Path(path)

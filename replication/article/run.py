@@ -38,6 +38,7 @@ A4_DEFAULTS = {**A3_DEFAULTS, "readout": "as_written",
                "check_batch_size": 64, "log_every": 10}
 DEFAULTS = {"a1": A1_DEFAULTS, "a2": A2_DEFAULTS, "a3": A3_DEFAULTS, "a4": A4_DEFAULTS}
 FINGERPRINT_MODULE = "replication.article.run"
+COSINE_IMAGES = 100  # test images on which A1's update is compared with the exact gradient
 
 
 def fingerprint() -> str:
@@ -104,6 +105,10 @@ def run_a1(spec: dict, *, data_dir: Path, out_dir: Path) -> dict:
     test_accuracy = net.accuracy(params, test_x, test_y, **settings)
     eval_seconds = time.perf_counter() - start
     finite = all(bool(np.isfinite(params[k]).all()) for k in net.DRAW_ORDER)
+    # Is the article's backward pass a discrete approximation of the adjoint? Its update vs
+    # the exact gradient, on the first COSINE_IMAGES test images, at the trained parameters.
+    cosines = net.update_cosines(params, test_x[:COSINE_IMAGES], test_y[:COSINE_IMAGES],
+                                 lr=spec["lr"], update=spec["update"], **settings)
     out_dir.mkdir(parents=True, exist_ok=True)
     net.save_params(out_dir / "params.npz", params)
     write_csv(out_dir / "history.csv", history)
@@ -121,6 +126,8 @@ def run_a1(spec: dict, *, data_dir: Path, out_dir: Path) -> dict:
         "params_finite": finite,
         "params_aliased": net.is_aliased(params),
         "final_window_accuracy": history[-1]["window_accuracy"],
+        "adjoint_update_cosine": cosines,
+        "adjoint_update_cosine_images": min(COSINE_IMAGES, len(test_y)),
         "T": spec["steps"] * spec["dt"],
     })
 

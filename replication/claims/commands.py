@@ -1,6 +1,7 @@
-"""The ``claims`` and ``report`` commands of ``python -m replication``.
+"""The ``claims``, ``report`` and ``check-provenance`` commands of ``python -m replication``.
 
-``replication.cli.build_parser`` registers them with ``add_commands(commands)``::
+``replication.cli.build_parser`` registers them (and ``check-provenance``, which lists the
+results made by older code, :mod:`replication.staleness`) with ``add_commands(commands)``::
 
     python -m replication claims --results results/cpu --figures figures/cpu --scale cpu \\
         --out results/cpu/claims.csv
@@ -38,8 +39,11 @@ def _claims(args: argparse.Namespace) -> int:
     for _, row in table[table["malformed"]].iterrows():
         print(f"warning: {row['id']}: {row['reason']}", file=sys.stderr)
     counts = verdict_counts(table)
+    repeats = len(table) - sum(counts.values())
     print(
-        f"{len(table)} claims at scale {args.scale}: "
+        f"{len(table)} claims at scale {args.scale}"
+        + (f" ({repeats} repeating another's measurement, counted once)" if repeats else "")
+        + ": "
         + ", ".join(f"{count} {verdict}" for verdict, count in counts.items())
     )
     print(args.out)
@@ -67,6 +71,24 @@ def _report(args: argparse.Namespace) -> int:
     print(args.out_md)
     print(args.out_html)
     return 0
+
+
+def _check_provenance(args: argparse.Namespace) -> int:
+    from replication.staleness import provenance_states
+
+    results = args.results or Path("results") / args.scale
+    if not results.is_dir():
+        print(f"error: {results} is not a folder of results; pass --results or --scale",
+              file=sys.stderr)
+        return 2
+    states = provenance_states(results)
+    bad = [s for s in states if s.stale or s.unmapped]
+    for state in bad:
+        print(state.describe())
+    print(f"{len(states)} provenance records under {results}: {sum(s.stale for s in states)} "
+          f"stale, {sum(s.unmapped for s in states)} without a known fingerprint, "
+          f"{len(states) - len(bad)} current")
+    return 1 if bad else 0
 
 
 def _exit_with(handler):
@@ -107,3 +129,12 @@ def add_commands(subparsers) -> None:
     report.add_argument("--out-html", type=Path, required=True)
     report.add_argument("--scale", default=None, help="default: the scale named in claims.csv")
     report.set_defaults(handler=_exit_with(_report))
+
+    check = subparsers.add_parser(
+        "check-provenance",
+        help="list the results made by older code (recorded code_fingerprint ≠ the current "
+        "code's); exit status 1 if there are any",
+    )
+    check.add_argument("--scale", default="cpu", help="check results/<scale> (default: cpu)")
+    check.add_argument("--results", type=Path, default=None, help="a results folder instead")
+    check.set_defaults(handler=_exit_with(_check_provenance))

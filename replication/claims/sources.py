@@ -91,9 +91,27 @@ TRACE_COST_FITS_FILE = "ffjord_trace_cost_fits.csv"
 TRACE_COST_FITS_COLUMNS = {"method": "method", "slope": "slope", "min_dim": "min_dim",
                            "max_dim": "max_dim"}
 
+# The trace-cost points (figures/<scale>/ffjord_trace_cost.csv): per D, the empirical variance of
+# Hutchinson's estimate and its closed form, for Gaussian and Rademacher ε.
+TRACE_COST_POINTS_FILE = "ffjord_trace_cost.csv"
+TRACE_VARIANCE_COLUMNS = {
+    "dim": "dim",
+    "gaussian_empirical": "var_gaussian_empirical",
+    "gaussian_analytic": "var_gaussian_analytic",
+    "rademacher_empirical": "var_rademacher_empirical",
+    "rademacher_analytic": "var_rademacher_analytic",
+    "hidden": "hidden",  # the bottleneck width H of the random MLP
+    "gaussian_bottleneck": "var_gaussian_bottleneck_analytic",
+    "rademacher_bottleneck": "var_rademacher_bottleneck_analytic",
+}
+
 # --- FFJORD Figure 2 (figures/<scale>): one row per toy distribution.
 TOY_DENSITY_FILE = "ffjord_toy_densities.csv"
 TOY_DENSITY_COLUMNS = {"dataset": "dataset", "mass": "grid_mass"}
+# The mass over a square wide enough that the model puts < 1e-3 of its mass outside it (its
+# half-width, the quadrature's mass, the sampled fraction outside); absent in runs of older code.
+TOY_WIDE_MASS_COLUMNS = {"limit": "mass_limit", "mass": "wide_grid_mass",
+                         "outside": "mass_outside"}
 
 # --- The article's experiments (replication.article): one folder per job,
 # results/<scale>/article/<a1|a2|a3>/seed<k>/ and results/<scale>/article/a4/<readout>/seed<k>/,
@@ -119,3 +137,27 @@ ARTICLE_A4_READOUTS = ("as_written", "z_T")  # sub-folders of article/a4
 ARTICLE_A2_DIR = "article/a2"  # rows.csv in each seed folder: A1's network at other n and dt
 ARTICLE_A2_FILE = "rows.csv"
 ARTICLE_A2_COLUMNS = {"n": "n", "dt": "dt", "accuracy": "accuracy"}
+
+# --- Which result folders (relative to results/<scale>) each input is made from, so that a claim
+# whose runs were made by older code is marked stale (replication.staleness). An input not listed
+# is its own folder (e.g. article/a1).
+EVIDENCE_FOLDERS = {
+    TABLE1_FILE: ("classify",),
+    "figure3a.csv": ("figure3", "classify/odenet"),  # the sweep re-solves the trained ODE-Net
+    "figure3b.csv": ("figure3", "classify/odenet"),
+    SWEEP_FILE: ("figure3", "classify/odenet"),
+    FIGURE3C_FILE: ("classify/odenet",),
+    "figure3d.csv": ("classify/odenet",),
+    MEMORY_FITS_FILE: ("memory_depth",),
+    MEMORY_POINTS_FILE: ("memory_depth",),
+    VAE_TABLE_FILE: ("vae",),
+    FFJORD_NFE_DIM_FILE: ("ffjord/nfe_vs_dim",),
+    TRACE_COST_FITS_FILE: ("ffjord/trace_cost",),
+    TRACE_COST_POINTS_FILE: ("ffjord/trace_cost",),
+    TOY_DENSITY_FILE: ("ffjord/toy",),
+}
+
+# A constant predictor's MNIST test error: it always answers the most frequent test class, '1'
+# (1,135 of the 10,000 test images), so it errs on 88.65 %. A model that does not beat it has not
+# learned, and a claim comparing such models decides nothing.
+MNIST_CONSTANT_PREDICTOR_ERROR = 88.65

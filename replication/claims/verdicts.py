@@ -6,14 +6,25 @@
 - :func:`evaluate_claims` judges each claim on ``results/<scale>`` and ``figures/<scale>`` and
   returns one tidy row per claim; :func:`write_claims_csv` writes ``claims.csv``.
 
-Verdicts (:data:`VERDICTS`):
+Verdicts (:data:`VERDICTS`), one per claim; a claim can pass only on evidence that could have
+failed it:
 
-- **reproduced** — the comparison holds;
-- **not reproduced** — it fails at a scale listed in the claim's ``meaningful_at``;
-- **inconclusive at this scale** — it fails at another scale (e.g. 2 epochs instead of 160), or
-  the results decide neither way (a check returned None);
+- **reproduced** — the comparison holds at a scale listed in the claim's ``meaningful_at``, on
+  results made by the current code;
+- **consistent, inconclusive at this scale** — it holds, but at a scale the claim cannot be
+  judged at (e.g. 2 of 160 epochs): counted apart from "reproduced";
+- **not reproduced** — it fails at a scale listed in ``meaningful_at``;
+- **inconclusive** — it fails at another scale, or the results decide neither way (a check
+  returned None, e.g. its precondition failed: no training happened), or the evidence is stale
+  (a result under the claim's inputs was made by older code, :mod:`replication.staleness`:
+  such evidence never makes a claim "reproduced");
+- **documented fact** — a textual claim that its cited source confirms: two constants typed in
+  the registry, not a reproduction;
 - **not run** — an input is missing (the reason names it): claims whose experiment is not built
   yet are "not run", never passed.
+
+A claim registered with ``same_as: <id>`` repeats another claim's measurement: it is judged and
+shown, but :func:`verdict_counts` counts it once (under the claim it repeats).
 
 Comparison kinds: ``le`` / ``ge`` (measured ≤ / ≥ claimed, within an optional tolerance),
 ``approx`` (|measured − claimed| ≤ tolerance: ``abs``, ``rel`` × |claimed|, widened to ``k_std`` ×
@@ -26,8 +37,9 @@ optionally a relative change ≥ ``min_rel_change`` from the first to the last p
 **Textual claims** check a document against the document it cites, so they need no run: the
 claimed value (what the article prints) is compared with ``reference.value`` (what the cited
 paper prints). "reproduced" means the source says the same; "not reproduced" means the source
-itself contradicts the claim (e.g. the article's ODE-Net error 1.40 % vs the paper's 0.42 %). The
-verdict is the same at every scale, and the measured column shows the reference and its source.
+itself contradicts the claim (e.g. the article's ODE-Net error 1.40 % vs the paper's 0.42 %); when
+the source confirms it, the verdict is "documented fact", never "reproduced". The verdict is the
+same at every scale, and the measured column shows the reference and its source.
 """
 
 from __future__ import annotations
@@ -41,7 +53,9 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
+from replication.claims import sources as S
 from replication.claims.checks import CHECK_ARG_CHOICES, CHECKS, CheckResult
+from replication.staleness import STALE_NOTE
 from replication.claims.measures import (
     ARG_CHOICES,
     MEASURES,
@@ -52,15 +66,18 @@ from replication.claims.measures import (
     _fmt,
 )
 
+
 PACKAGE_DIR = Path(__file__).resolve().parent
 CLAIMS_FILE = PACKAGE_DIR / "claims.yaml"
 SCHEMA_FILE = PACKAGE_DIR / "schema.yaml"
 
 REPRODUCED = "reproduced"
+CONSISTENT = "consistent, inconclusive at this scale"
 NOT_REPRODUCED = "not reproduced"
-INCONCLUSIVE = "inconclusive at this scale"
+INCONCLUSIVE = "inconclusive"
+DOCUMENTED = "documented fact"
 NOT_RUN = "not run"
-VERDICTS = (REPRODUCED, NOT_REPRODUCED, INCONCLUSIVE, NOT_RUN)
+VERDICTS = (REPRODUCED, CONSISTENT, NOT_REPRODUCED, INCONCLUSIVE, DOCUMENTED, NOT_RUN)
 
 GROUPS = {
     "node-table1": "Neural ODE · Table 1",
@@ -98,6 +115,8 @@ COLUMNS = [
     "meaningful_at",
     "inputs",
     "deviations",
+    "stale_evidence",
+    "same_as",
 ]
 
 
@@ -265,7 +284,13 @@ def validate_registry(
 
 def _semantic_problems(claims: list[dict]) -> list[str]:
     problems, seen = [], set()
+    ids = {claim["id"] for claim in claims}
     for claim in claims:
+        if "same_as" in claim and (claim["same_as"] not in ids or claim["same_as"] == claim["id"]):
+            problems.append(
+                f"claim {claim['id']!r}, key 'same_as': {claim['same_as']!r} is not another "
+                "claim's id; accepted: the id of the claim that makes the same measurement"
+            )
         label = f"claim {claim['id']!r}"
         if claim["id"] in seen:
             problems.append(
@@ -549,6 +574,22 @@ def _normal(value) -> str:
 # --- evaluation ----------------------------------------------------------------------------------
 
 
+def evidence_folders(claim: dict) -> list[str]:
+    """The result folders (relative to results/<scale>) whose runs a claim's inputs come from."""
+    folders = []
+    for template in claim.get("inputs", []):
+        relative = template.split("}/", 1)[-1]
+        folders += list(S.EVIDENCE_FOLDERS.get(relative, (relative,)))
+    return list(dict.fromkeys(folders))
+
+
+def _stale_evidence(claim: dict, ctx: Context) -> list[str]:
+    from replication.staleness import stale_under
+
+    folders = evidence_folders(claim)
+    return stale_under(ctx.results, folders) if folders else []
+
+
 def evaluate_claim(claim: dict, ctx: Context) -> dict:
     """One row of claims.csv for *claim* on the results of ``ctx.scale``."""
     kind = claim["comparison"]["kind"]
@@ -570,16 +611,21 @@ def evaluate_claim(claim: dict, ctx: Context) -> dict:
         "meaningful_at": ", ".join(claim["meaningful_at"]),
         "inputs": "; ".join(claim.get("inputs", [])),
         "deviations": " | ".join(claim.get("deviations", [])),
+        "stale_evidence": "",
+        "same_as": claim.get("same_as", ""),
     }
     try:
         outcome = _outcome(claim, ctx)
     except NotRun as missing:
         experiment = claim.get("experiment")
+        stale = _stale_evidence(claim, ctx) if kind != "textual" else []
         row.update(
             verdict=NOT_RUN,
             measured="–",
-            reason=f"not run: {missing}" + (f" — from {experiment}" if experiment else ""),
+            reason=f"not run: {missing}" + (f" — from {experiment}" if experiment else "")
+            + (f" ({STALE_NOTE}: {len(stale)} of its records)" if stale else ""),
             malformed=isinstance(missing, MalformedInput),
+            stale_evidence="; ".join(stale),
         )
         return row
     row.update(
@@ -588,13 +634,27 @@ def evaluate_claim(claim: dict, ctx: Context) -> dict:
         measured_std=outcome.std,
         n_seeds=outcome.n,
     )
-    meaningful = ctx.scale in claim["meaningful_at"] or kind == "textual"
+    if kind == "textual":
+        verdict = DOCUMENTED if outcome.passed else NOT_REPRODUCED
+        row.update(verdict=verdict, reason=outcome.reason)
+        return row
+    stale = _stale_evidence(claim, ctx)
+    meaningful = ctx.scale in claim["meaningful_at"]
     judged_at = ", ".join(claim["meaningful_at"])
-    if outcome.passed is True:
-        verdict = REPRODUCED
-        reason = outcome.reason + (
-            "" if meaningful else f" (at scale {ctx.scale}; judged at {judged_at})"
+    if stale:
+        shown = ", ".join(stale[:3]) + (f" and {len(stale) - 3} more" if len(stale) > 3 else "")
+        verdict = INCONCLUSIVE
+        reason = (
+            f"{STALE_NOTE} ({shown}): rerun it before this claim is judged; on the stale "
+            f"results: {outcome.reason}"
         )
+        row["stale_evidence"] = "; ".join(stale)
+    elif outcome.passed is True and meaningful:
+        verdict, reason = REPRODUCED, outcome.reason
+    elif outcome.passed is True:
+        verdict = CONSISTENT
+        reason = f"{outcome.reason}; consistent, but at scale {ctx.scale} this does not decide " \
+                 f"(judged at {judged_at})"
     elif outcome.passed is False and meaningful:
         verdict, reason = NOT_REPRODUCED, outcome.reason
     elif outcome.passed is False:
@@ -656,5 +716,8 @@ def write_claims_csv(table: pd.DataFrame, path: Path | str) -> Path:
 
 
 def verdict_counts(table: pd.DataFrame) -> dict[str, int]:
+    """Claims per verdict, each measurement once: rows with ``same_as`` are not counted."""
+    if "same_as" in table:
+        table = table[table["same_as"].fillna("").astype(str) == ""]
     counts = table["verdict"].value_counts()
     return {verdict: int(counts.get(verdict, 0)) for verdict in VERDICTS}

@@ -36,7 +36,10 @@ Cov[ε] = I. Writing εᵀJε = εᵀSε with S = ½(J + Jᵀ), its variance is
 (Rademacher has εᵢ² ≡ 1, so the diagonal contributes no noise). For ``jacobian_samples``
 points the full Jacobian is built from D vjps and these analytic variances are compared with
 the empirical variance of the real estimator (:func:`~replication.ode.trace.hutchinson_trace`)
-over ``variance_draws`` independent draws of ε. The relative standard deviation reported is
+over ``variance_draws`` independent draws of ε. The bottleneck trick (FFJORD §3.1.1) is
+measured by its closed forms too: with f = g ∘ h, h(z) = W₁z + b₁ ∈ ℝ^H, the trace is that of
+the H×H matrix M = W₁ ∂g/∂h (:func:`bottleneck_matrix`), whose variances (same formulas, ε
+in ℝ^H) are the ``var_*_bottleneck_analytic`` columns. The relative standard deviation reported is
 sqrt(mean Var) / sqrt(mean tr²) over those points, from the analytic variances — an RMS
 ratio, so a point whose trace happens to be near zero does not dominate it. For a random
 MLP the diagonal entries of J are zero-mean, so tr(J) = O(1) while ‖J‖_F² grows with D: one
@@ -103,6 +106,22 @@ class RandomMLP(nn.Module):
         for layer in hidden_layers:
             z = torch.tanh(layer(z))
         return last(z)
+
+    def after_bottleneck(self, h: torch.Tensor) -> torch.Tensor:
+        """g in f = g ∘ h, h(z) = W₁ z + b₁ ∈ ℝ^H: the rest of the network."""
+        first, *hidden_layers, last = self.layers
+        h = torch.tanh(h)
+        for layer in hidden_layers:
+            h = torch.tanh(layer(h))
+        return last(h)
+
+
+def bottleneck_matrix(func: RandomMLP, z: torch.Tensor) -> torch.Tensor:
+    """FFJORD §3.1.1's bottleneck trick: tr(∂f/∂z) = tr(∂h/∂z ∂g/∂h) for f = g ∘ h, so
+    Hutchinson's estimator can use ε ∈ ℝ^H with the H×H matrix M = W₁ ∂g/∂h, shape (B, H, H)."""
+    first = func.layers[0]
+    h = first(z.detach())
+    return first.weight.double() @ jacobian_from_vjps(func.after_bottleneck, h).double()
 
 
 # ---- the estimator's variance ------------------------------------------------------------------
@@ -317,6 +336,8 @@ def measure_dim(dim: int, settings: dict, *, device: torch.device) -> dict:
         empirical = {kind: empirical_variance(func, points, kind=kind, draws=draws)
                      for kind in ("gaussian", "rademacher")}
     analytic = {kind: analytic_variance(jacobian, kind) for kind in ("gaussian", "rademacher")}
+    bottleneck = bottleneck_matrix(func, points)
+    bottleneck_trace = torch.diagonal(bottleneck, dim1=-2, dim2=-1).sum(-1)
     trace_ms = trace.square().mean()
 
     row = {"dim": dim, "hidden": hidden, "batch_size": batch,
@@ -333,6 +354,9 @@ def measure_dim(dim: int, settings: dict, *, device: torch.device) -> dict:
         row[f"var_{kind}_analytic"] = float(analytic[kind].mean())
     for kind in ("gaussian", "rademacher"):
         row[f"rel_std_{kind}"] = float((analytic[kind].mean() / trace_ms).sqrt())
+    for kind in ("gaussian", "rademacher"):
+        row[f"var_{kind}_bottleneck_analytic"] = float(analytic_variance(bottleneck, kind).mean())
+    row["bottleneck_trace_max_abs_error"] = float((bottleneck_trace - trace).abs().max())
     row.update({"jacobian_samples": len(points), "variance_draws": draws,
                 "repeats": int(settings["repeats"]), "exact_repeats": timed["exact_repeats"],
                 "exact_vectorized_repeats": timed["exact_vectorized_repeats"]})

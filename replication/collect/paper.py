@@ -1,7 +1,52 @@
-"""The papers' published numbers, for placing beside ours (spec §1.1, §5)."""
+"""The papers' published numbers, for placing beside ours (spec §1.1, §5).
+
+One source: every number here is read from the claims registry
+(``replication/claims/claims.yaml``), the claims that state it (``node.table1.<model>.error``
+and ``.params``, ``ffjord.vae.<flow>.<dataset>``), so a table and the verdict on it can never
+show two different paper values. Only the paper's asymptotic memory and time columns (words,
+no claim compares them as numbers) are written here.
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import yaml
+
+CLAIMS_FILE = Path(__file__).resolve().parents[1] / "claims" / "claims.yaml"
+
+
+@lru_cache(maxsize=1)
+def _claims() -> dict[str, dict]:
+    return {c["id"]: c for c in yaml.safe_load(CLAIMS_FILE.read_text())["claims"]}
+
+
+def claim(claim_id: str) -> dict:
+    """The registered claim *claim_id* (e.g. for the threshold its verdict uses)."""
+    try:
+        return _claims()[claim_id]
+    except KeyError:
+        raise KeyError(f"{CLAIMS_FILE} has no claim {claim_id!r}") from None
+
+
+def memory_constant_fraction() -> float:
+    """The one memory rule: the adjoint's memory is constant in depth when its fitted slope is
+    at most this fraction of the RK-Net's (claim node.memory.constant)."""
+    return float(claim("node.memory.constant")["comparison"]["tolerance"]["rel"])
+
+
+def claimed(claim_id: str) -> float:
+    """The value the paper prints, as the claim *claim_id* registers it."""
+    try:
+        return _claims()[claim_id]["claimed"]
+    except KeyError:
+        raise KeyError(f"{CLAIMS_FILE} has no claim {claim_id!r}: the tables read the paper's "
+                       "numbers from there") from None
+
+
+def _claimed_std(claim_id: str) -> float:
+    return _claims()[claim_id]["claimed_std"]
 
 
 @dataclass(frozen=True)
@@ -15,14 +60,21 @@ class PaperRow:
 
 
 # Neural ODE Table 1 (Chen et al. 2018, §3); L = ResNet layers, L̃ = NFE per forward pass.
+def _paper_row(model: str, label: str, memory: str, time: str, source: str) -> PaperRow:
+    params = claimed(f"node.table1.{model}.params")
+    return PaperRow(label, claimed(f"node.table1.{model}.error"), f"{params:.2f} M", memory,
+                    time, source)
+
+
 TABLE1 = {
-    "mlp": PaperRow("1-Layer MLP", 1.60, "0.24 M", "–", "–", "NODE Table 1 (from LeCun et al. 1998)"),
-    "resnet": PaperRow("ResNet", 0.41, "0.60 M", "O(L)", "O(L)", "NODE Table 1"),
-    "rknet": PaperRow("RK-Net", 0.47, "0.22 M", "O(L̃)", "O(L̃)", "NODE Table 1"),
-    "odenet": PaperRow("ODE-Net", 0.42, "0.22 M", "O(1)", "O(L̃)", "NODE Table 1"),
-    # Ablations users asked for (torchdiffeq issues #25, #32): not in the paper.
+    "mlp": _paper_row("mlp", "1-Layer MLP", "–", "–", "NODE Table 1 (from LeCun et al. 1998)"),
+    "resnet": _paper_row("resnet", "ResNet", "O(L)", "O(L)", "NODE Table 1"),
+    "rknet": _paper_row("rknet", "RK-Net", "O(L̃)", "O(L̃)", "NODE Table 1"),
+    "odenet": _paper_row("odenet", "ODE-Net", "O(1)", "O(L̃)", "NODE Table 1"),
+    # Ablations users asked for (torchdiffeq issues #25, #32): not in the paper, so no paper
+    # cell of theirs shows a value.
     "stem": PaperRow("Stem only (ablation)", None, None, "–", "–", "torchdiffeq issue #32: < 0.6 %"),
-    "resnet1": PaperRow("ResNet, 1 block (ablation)", None, None, "O(1)", "O(1)",
+    "resnet1": PaperRow("ResNet, 1 block (ablation)", None, None, "–", "–",
                         "torchdiffeq issue #25: ≈ ResNet"),
 }
 
@@ -51,18 +103,16 @@ VAE_FLOWS = {
     "sylvester_t": "Sylvester (triangular)",
     "ffjord": "FFJORD",
 }
-_PAPER_ROWS = {
-    "none": ((86.55, 0.06), (104.28, 0.39), (4.53, 0.02), (110.80, 0.46)),
-    "planar": ((86.06, 0.31), (102.65, 0.42), (4.40, 0.06), (109.66, 0.42)),
-    "iaf": ((84.20, 0.17), (102.41, 0.04), (4.47, 0.05), (111.58, 0.38)),
-    "sylvester": ((83.32, 0.06), (99.00, 0.04), (4.45, 0.04), (104.62, 0.29)),
-    "ffjord": ((82.82, 0.01), (98.33, 0.09), (4.39, 0.01), (104.03, 0.43)),
-}
+# Our flow and dataset names -> the claim ids' parts (ffjord.vae.<flow>.<dataset>).
+_CLAIM_FLOWS = {"none": "no_flow", "planar": "planar", "iaf": "iaf", "sylvester_o": "sylvester",
+                "sylvester_h": "sylvester", "sylvester_t": "sylvester", "ffjord": "ffjord"}
+_CLAIM_DATASETS = {"binarized_mnist": "mnist", "omniglot": "omniglot", "freyfaces": "freyfaces",
+                   "caltech101_silhouettes": "caltech"}
 
 
 def vae_paper_cell(flow: str, dataset: str) -> PaperCell | None:
     """The paper's −ELBO for *flow* on *dataset*, or None where the paper has no such row."""
-    row = _PAPER_ROWS.get("sylvester" if flow.startswith("sylvester") else flow)
-    if row is None:
+    if flow not in _CLAIM_FLOWS:
         return None
-    return PaperCell(*row[list(VAE_DATASETS).index(dataset)])
+    claim_id = f"ffjord.vae.{_CLAIM_FLOWS[flow]}.{_CLAIM_DATASETS[dataset]}"
+    return PaperCell(claimed(claim_id), _claimed_std(claim_id))

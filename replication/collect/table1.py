@@ -10,6 +10,7 @@ from replication.collect.paper import TABLE1
 from replication.collect.render import write_table
 from replication.collect.runs import run_record
 from replication.results import write_text
+from replication.staleness import STALE_NOTE
 
 MODEL_ORDER = ["mlp", "resnet", "rknet", "odenet", "stem", "resnet1"]
 
@@ -27,7 +28,17 @@ def load_runs(metrics_paths: list[Path]) -> pd.DataFrame:
     unknown = sorted(set(runs["model"]) - set(MODEL_ORDER))
     if unknown:
         raise ValueError(f"runs of models without a Table 1 row: {unknown}")
+    runs["stale"] = _stale(runs)
     return runs.sort_values(["model", "seed"], key=_model_rank).reset_index(drop=True)
+
+
+def _stale(runs: pd.DataFrame) -> list[bool]:
+    """Whether each run was made by older code: its recorded fingerprint is not the one
+    replication.workflow gives for its model now."""
+    from replication.workflow import classify_fingerprint
+
+    current = {model: classify_fingerprint(model) for model in set(runs["model"])}
+    return [r.code_fingerprint != current[r.model] for r in runs.itertuples()]
 
 
 def _model_rank(column: pd.Series) -> pd.Series:
@@ -58,6 +69,7 @@ def summarise(runs: pd.DataFrame) -> pd.DataFrame:
         test_size=("test_size", "first"),
         device=("device", "first"),
         scale=("scale", "first"),
+        stale=("stale", "any"),
     ).reset_index()
     summary["test_error_mean"] *= 100
     summary["test_error_std"] *= 100
@@ -82,7 +94,8 @@ def _nfe_text(forward: float, backward: float, model: str) -> str:
 def display_table(summary: pd.DataFrame) -> pd.DataFrame:
     """The human-readable Table 1: ours and the paper's values in adjacent columns."""
     return pd.DataFrame({
-        "Model": summary["label"],
+        "Model": [f"{r.label} ({STALE_NOTE})" if r.stale else r.label
+                  for r in summary.itertuples()],
         "Test error % (ours)": [_error_text(r) for r in summary.itertuples()],
         "Test error % (paper)": summary["paper_test_error"].map(
             lambda v: "–" if pd.isna(v) else f"{v:.2f}"),
@@ -96,6 +109,14 @@ def display_table(summary: pd.DataFrame) -> pd.DataFrame:
             _nfe_text(r.nfe_forward_per_batch, r.nfe_backward_per_batch, r.model)
             for r in summary.itertuples()],
     })
+
+
+def scale_text(summary: pd.DataFrame) -> str:
+    """The scale the table was made at, for its title: epochs, training images and seeds."""
+    first = summary.iloc[0]
+    seeds = "/".join(str(int(n)) for n in sorted(set(summary["n_seeds"])))
+    return (f"scale {first.scale}: {int(summary['epochs'].max())} epochs on "
+            f"{int(first.train_size):,} images, {seeds} seed(s)")
 
 
 def table_notes(summary: pd.DataFrame) -> list[str]:
@@ -121,5 +142,6 @@ def build_table1(metrics_paths: list[Path], *, runs_csv: Path, prefix: Path) -> 
     write_text(runs_csv, runs.to_csv(index=False))
     summary = summarise(runs)
     write_table(summary, display_table(summary), prefix,
-                title="Neural ODE Table 1 (MNIST)", notes=table_notes(summary))
+                title=f"Neural ODE Table 1 (MNIST) — {scale_text(summary)}",
+                notes=table_notes(summary))
     return summary

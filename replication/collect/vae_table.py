@@ -14,6 +14,7 @@ from replication.collect.paper import VAE_DATASETS, VAE_FLOWS, vae_paper_cell
 from replication.collect.render import write_table
 from replication.collect.runs import run_record
 from replication.results import write_text
+from replication.staleness import STALE_NOTE
 
 RUN_STATUS = "run"
 EXCLUDED_STATUS = "not run (excluded)"
@@ -39,12 +40,15 @@ def load_runs(metrics_paths: list[Path]) -> pd.DataFrame:
 def summarise(runs: pd.DataFrame, *, datasets: list[str], flows: list[str],
               excluded: list[str]) -> pd.DataFrame:
     """Mean and std over seeds per (flow, dataset); every cell of the grid gets a row."""
+    if "is_neg_elbo" not in runs:  # runs of older code did not measure it
+        runs = runs.assign(is_neg_elbo=float("nan"))
     grouped = runs.groupby(["flow", "dataset"]).agg(
         n_seeds=("seed", "nunique"),
         neg_elbo_mean=("neg_elbo", "mean"),
         neg_elbo_std=("neg_elbo", "std"),
         nll_mean=("nll", "mean"),
         nll_std=("nll", "std"),
+        is_neg_elbo_mean=("is_neg_elbo", "mean"),
         unit=("unit", "first"),
         neg_elbo_nats_mean=("neg_elbo_nats", "mean"),
         nll_nats_mean=("nll_nats", "mean"),
@@ -88,6 +92,28 @@ def summarise(runs: pd.DataFrame, *, datasets: list[str], flows: list[str],
     return pd.DataFrame(cells)
 
 
+def scale_text(summary: pd.DataFrame) -> str:
+    """The scale the table was made at, for its title: epochs, width and seeds."""
+    ran = summary[summary["status"] == RUN_STATUS]
+    first = ran.iloc[0]
+    seeds = "/".join(str(int(n)) for n in sorted(set(ran["n_seeds"])))
+    width = f", width ×{first.width:g}" if pd.notna(first.width) else ""
+    return f"scale {first.scale}: ≤ {int(ran['epochs'].max())} epochs{width}, {seeds} seed(s)"
+
+
+def mark_stale(summary: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:
+    """A ``stale`` column: whether any run of a cell was made by older code than the current
+    (its recorded code fingerprint is not what replication.workflow gives now)."""
+    from replication.workflow import vae_fingerprint
+
+    current = [vae_fingerprint(r.flow, r.dataset) for r in runs.itertuples()]
+    stale = runs.assign(stale=runs["code_fingerprint"].to_numpy() != current)
+    cells = stale.groupby(["flow", "dataset"])["stale"].any()
+    summary = summary.copy()
+    summary["stale"] = [bool(cells.get((r.flow, r.dataset), False)) for r in summary.itertuples()]
+    return summary
+
+
 def _value_text(mean: float, std: float, n_seeds: float, unit: str) -> str:
     digits = 2 if unit == "bits/dim" else 1
     if pd.notna(std) and n_seeds > 1:
@@ -98,16 +124,27 @@ def _value_text(mean: float, std: float, n_seeds: float, unit: str) -> str:
 def _cell_text(row) -> str:
     if row.status != RUN_STATUS:
         ours = row.status
+    elif getattr(row, "stale", False):
+        ours = f"{STALE_NOTE}: " + _run_text(row)
     else:
-        ours = (f"{_value_text(row.neg_elbo_mean, row.neg_elbo_std, row.n_seeds, row.unit)}"
-                f" (NLL {_value_text(row.nll_mean, row.nll_std, row.n_seeds, row.unit)})")
+        ours = _run_text(row)
     if pd.isna(row.paper_neg_elbo):
         return f"{ours} [paper –]"
     return f"{ours} [paper {row.paper_neg_elbo:.2f} ± {row.paper_neg_elbo_std:.2f}]"
 
 
+def _run_text(row) -> str:
+    """Our −ELBO, and the NLL beside the −ELBO on the images the NLL was estimated on."""
+    nll = _value_text(row.nll_mean, row.nll_std, row.n_seeds, row.unit)
+    same = (f"−ELBO {_value_text(row.is_neg_elbo_mean, None, 1, row.unit)}"
+            if pd.notna(row.is_neg_elbo_mean) else "−ELBO not measured")
+    return (f"{_value_text(row.neg_elbo_mean, row.neg_elbo_std, row.n_seeds, row.unit)}"
+            f" (NLL {nll} vs {same} on the same {int(row.is_test_images):,} images)")
+
+
 def display_table(summary: pd.DataFrame) -> pd.DataFrame:
-    """Rows = flows, columns = datasets; each cell: ours −ELBO (NLL) [paper −ELBO]."""
+    """Rows = flows, columns = datasets; each cell: ours −ELBO (NLL vs −ELBO on the NLL's
+    images) [paper −ELBO]."""
     frame = summary.assign(cell=[_cell_text(r) for r in summary.itertuples()])
     table = frame.pivot(index="flow", columns="dataset", values="cell")
     table = table.loc[list(dict.fromkeys(summary["flow"])), list(dict.fromkeys(summary["dataset"]))]
@@ -149,9 +186,9 @@ def table_notes(summary: pd.DataFrame) -> list[str]:
         f"et al.'s (1 = the papers'), at most {epochs} epochs; test −ELBO of the epoch with the "
         f"lowest validation −ELBO, mean ± std over seeds where there are several (seeds per "
         f"cell: {seeds}). Nats per image; Frey Faces in bits per dimension.",
-        f"NLL: importance-sampled −log p(x) ({samples}: the first test images, while the −ELBO "
-        "is over the whole test set, so where the NLL covers a subset the two are not "
-        "comparable cell by cell); FFJORD's paper reports −ELBO only.",
+        f"NLL: importance-sampled −log p(x) ({samples}: the first test images), shown beside "
+        "the −ELBO on those same images (NLL ≤ −ELBO there); the first value of a cell is the "
+        "−ELBO over the whole test set. FFJORD's paper reports −ELBO only.",
         "Paper: FFJORD Table 3 (baselines from Berg et al. 2018); its Sylvester row is the best "
         "of the three Sylvester variants, so all three of ours sit beside it.",
         f"Parameters, peak memory of a training step ({', '.join(methods)}), time per epoch and "
@@ -176,7 +213,8 @@ def build_vae_table(metrics_paths: list[Path], *, runs_csv: Path, prefix: Path,
     datasets = [name for name in VAE_DATASETS if name in datasets]
     flows = [name for name in VAE_FLOWS if name in flows]
     summary = summarise(runs, datasets=datasets, flows=flows, excluded=excluded)
+    summary = mark_stale(summary, runs)
     write_table(summary, display_table(summary), prefix,
-                title="FFJORD VAE table: test −ELBO (NLL) [paper −ELBO]",
+                title=f"FFJORD VAE table: test −ELBO (NLL) [paper −ELBO] — {scale_text(summary)}",
                 notes=table_notes(summary))
     return summary

@@ -182,6 +182,10 @@ def _final_metrics(spec, model, optimizer, data, state, training: Training,
     test = evaluate(selected, evaluation_batches(data.test, batch_size=training.eval_batch_size),
                     device=device)
     nll, nll_seconds, nll_images = _importance_sampled_nll(selected, data, evaluation, device)
+    # the −ELBO on the images the NLL is estimated on, so the table can set the two side by side
+    is_test = evaluate(selected, evaluation_batches(data.test[:nll_images],
+                                                    batch_size=training.eval_batch_size),
+                       device=device)
     memory = _training_step_memory(model, optimizer, data, training, device)
     unit = "bits/dim" if data.likelihood == "categorical256" else "nats"
     report_value = (lambda nats: bits_per_dim(nats, image_shape=data.image_shape)) if (
@@ -208,6 +212,7 @@ def _final_metrics(spec, model, optimizer, data, state, training: Training,
         "stopped_early": _stopped(state, training),
         "is_samples": evaluation.is_samples,
         "is_test_images": nll_images,
+        "is_neg_elbo": report_value(is_test.neg_elbo),
         "is_seconds": nll_seconds,
         "parameters": count_parameters(model),
         "flow_parameters": count_parameters(model.flow),

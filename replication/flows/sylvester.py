@@ -23,7 +23,8 @@ triangle is R₂'s (its diagonal outputs are unused); the diagonals have their o
 
 The variants differ only in Q:
   * O-SNF: Q (D×M, M ≤ D) amortized and orthonormalised by Björck iterations;
-  * H-SNF: Q = product of H Householder reflections (M = D);
+  * H-SNF: Q = H_H ⋯ H₂ H₁, a product of H Householder reflections (M = D), each later
+    reflection multiplying on the left, as in Berg et al.'s code (spec §7);
   * T-SNF: Q alternates the identity and the reversal permutation between steps (M = D).
 """
 from __future__ import annotations
@@ -142,10 +143,13 @@ class OrthogonalSylvesterFlow(_SylvesterFlow):
 
 
 class HouseholderSylvesterFlow(_SylvesterFlow):
-    """H-SNF: Q = H₁ H₂ ⋯ H_H with amortized reflections H_j = I − 2 v_j v_jᵀ / ‖v_j‖² (M = D).
+    """H-SNF: Q = H_H ⋯ H₂ H₁ with amortized reflections H_j = I − 2 v_j v_jᵀ / ‖v_j‖² (M = D).
 
-    Q is never formed: Qᵀz = H_H ⋯ H₁ z and Q y = H₁ ⋯ H_H y (each H_j is symmetric), each
-    reflection costing O(D) per sample. ``q_matrix`` builds Q explicitly for inspection.
+    Order (Berg et al.'s reference, spec §7): the amortized output of one step is split into
+    v₁ … v_H in that order, and each later reflection multiplies on the left, so
+    Q = H_H ⋯ H₂ H₁. Q is never formed: Q y = H_H(⋯(H₁ y)) applies H₁ first, and
+    Qᵀz = H₁(⋯(H_H z)) applies H_H first (each H_j is symmetric), each reflection costing
+    O(D) per sample. ``q_matrix`` builds Q explicitly for inspection.
     """
 
     def __init__(
@@ -171,12 +175,14 @@ class HouseholderSylvesterFlow(_SylvesterFlow):
         return x - 2.0 * (x * v).sum(-1, keepdim=True) * v
 
     def _project(self, k: int, q: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
-        for j in range(self.num_householder):
+        """Qᵀz = H₁ H₂ ⋯ H_H z: the last reflection first."""
+        for j in reversed(range(self.num_householder)):
             z = self._reflect(z, q[:, k, j])
         return z
 
     def _expand(self, k: int, q: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        for j in reversed(range(self.num_householder)):
+        """Q y = H_H ⋯ H₂ H₁ y: the first reflection first."""
+        for j in range(self.num_householder):
             y = self._reflect(y, q[:, k, j])
         return y
 

@@ -5,6 +5,7 @@ import numpy as np
 import pandas as pd
 
 from replication.collect.labels import memory_method
+from replication.collect.paper import memory_constant_fraction
 from replication.plots.style import plt
 
 LABELS = {
@@ -17,8 +18,9 @@ LABELS = {
 def fit_slopes(points: pd.DataFrame) -> pd.DataFrame:
     """Least-squares line of peak memory and step time against depth, per variant.
 
-    The verdict compares the adjoint's memory slope with the RK-Net's: the paper's
-    O(1)-memory claim holds here when it is under 1 % of the RK-Net's.
+    The verdict compares the adjoint's memory slope with the RK-Net's by the claims
+    registry's rule (claim node.memory.constant, :func:`memory_constant_fraction`): the
+    paper's O(1)-memory claim holds when it is at most that fraction of the RK-Net's.
     """
     rows = []
     for variant, group in points.groupby("variant", sort=False):
@@ -33,7 +35,8 @@ def fit_slopes(points: pd.DataFrame) -> pd.DataFrame:
     if {"adjoint", "rknet"} <= set(slope.index):
         ratio = slope["adjoint"] / slope["rknet"]
         fits["adjoint_to_rknet_slope"] = ratio
-        fits["verdict"] = ("adjoint memory is constant in depth" if abs(ratio) < 0.01
+        fits["verdict"] = ("adjoint memory is constant in depth"
+                           if abs(ratio) <= memory_constant_fraction()
                            else "adjoint memory grows with depth")
     return fits
 

@@ -19,6 +19,9 @@ from replication.plots.style import plt, save_figure
 
 METRICS = ("dataset", "test_log_likelihood_nats", "grid_mass", "nfe_forward", "test_nfe_forward",
            "parameters", "iterations")
+# The mass over a square wide enough to hold all but 1e-3 of it (replication.cnf.toy_density):
+# copied into the summary when the run measured it (runs of older code did not).
+WIDE_MASS = ("mass_limit", "wide_grid_mass", "mass_outside")
 COLUMNS = {"data.csv": ("x", "y"), "samples.csv": ("x", "y"),
            "density.csv": ("x", "y", "log_density")}
 
@@ -84,7 +87,7 @@ def toy_density_figure(run_dirs: list[Path], *, prefix: Path) -> list[Path]:
             ax.set_xticks([])
             ax.set_yticks([])
             ax.set_aspect("equal")
-        summary.append({key: metrics[key] for key in METRICS})
+        summary.append({key: metrics[key] for key in METRICS + WIDE_MASS if key in metrics})
         densities.append(run["density.csv"][["x", "y", "log_density"]].assign(dataset=name))
     figure.tight_layout()
     long_density = pd.concat(densities, ignore_index=True)[["dataset", "x", "y", "log_density"]]

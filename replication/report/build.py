@@ -12,6 +12,7 @@ script, and a Content-Security-Policy meta tag forbids loading anything from els
 from __future__ import annotations
 
 import base64
+import json
 import os
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -19,7 +20,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from replication.claims.verdicts import DOCUMENTS, GROUPS, VERDICTS
+from replication.claims.verdicts import DOCUMENTS, GROUPS, VERDICTS, verdict_counts
 from replication.report import captions
 from replication.report.markdown import strip_title, to_html
 from replication.report.provenance import Provenance, collect_provenance, duration
@@ -60,10 +61,13 @@ class Report:
     provenance: Provenance = field(default_factory=Provenance)
     generated: str = ""
     code_state: str = ""
+    stale: list[str] = field(default_factory=list)  # records made by older code (descriptions)
 
     def counts(self) -> dict[str, int]:
-        found = self.claims["verdict"].value_counts() if len(self.claims) else {}
-        return {verdict: int(found.get(verdict, 0)) for verdict in VERDICTS}
+        """Claims per verdict, a repeated measurement (``same_as``) counted once."""
+        if not len(self.claims):
+            return {verdict: 0 for verdict in VERDICTS}
+        return verdict_counts(self.claims)
 
     def grouped_claims(self) -> list[tuple[str, pd.DataFrame]]:
         order = list(GROUPS) + sorted(set(self.claims.get("group", [])) - set(GROUPS))
@@ -117,13 +121,19 @@ def collect_tables(results: Path, exclude: set[Path]) -> list[TableSection]:
             )
             continue
         tables = sorted(p for p in folder.rglob("*.md") if p.resolve() not in exclude)
-        if not tables:
+        runs = sorted(folder.rglob("metrics.json"))
+        if not tables and runs:
+            # The article's jobs write metrics.json per run, no table: their results are shown
+            # as one, never as "not run".
+            sections.append(TableSection(entry.title, entry.caption, folder,
+                                         runs_table(runs, folder)))
+        elif not tables:
             sections.append(
                 TableSection(
                     entry.title,
                     entry.caption,
                     None,
-                    missing=f"`{folder}/` holds no table (.md) yet",
+                    missing=f"`{folder}/` holds no results (no metrics.json or table) yet",
                 )
             )
         for path in tables:
@@ -140,6 +150,27 @@ def collect_tables(results: Path, exclude: set[Path]) -> list[TableSection]:
             heading, _ = strip_title(path.read_text())
             sections.append(_table(path, heading or path.stem, ""))
     return sections
+
+
+RUN_KEYS = ("test_accuracy", "test_error", "test_size", "train_size", "steps", "epochs",
+            "epochs_completed", "parameters", "accuracy_min", "accuracy_max", "reduced")
+
+
+def runs_table(paths: list[Path], folder: Path) -> str:
+    """A Markdown table of the runs' metrics.json: one row per run, the keys of RUN_KEYS it has."""
+    records = [(path.parent.relative_to(folder).as_posix() or ".", json.loads(path.read_text()))
+               for path in paths]
+    keys = [k for k in RUN_KEYS if any(k in record for _, record in records)]
+
+    def show(value) -> str:
+        if isinstance(value, float):
+            return f"{value:.4g}"
+        return "–" if value is None else str(value)
+
+    lines = ["| Run | " + " | ".join(keys) + " |", "|---|" + "---|" * len(keys)]
+    lines += ["| " + " | ".join([_cell(run)] + [_cell(show(r.get(k))) for k in keys]) + " |"
+              for run, r in records]
+    return "\n".join(lines) + f"\n\nFrom {len(records)} metrics.json file(s) under `{folder}`."
 
 
 def collect_figures(results: Path, figures: Path) -> list[FigureSection]:
@@ -179,6 +210,7 @@ def build_report(
 ) -> Report:
     """Collect everything the report shows; *exclude*: output files not to show as inputs."""
     from replication.measure.provenance import git_state
+    from replication.staleness import provenance_states
 
     results, figures = Path(results), Path(figures)
     table = _read_claims(Path(claims))
@@ -199,6 +231,7 @@ def build_report(
         provenance=collect_provenance(results),
         generated=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         code_state=code_state,
+        stale=[s.describe() for s in provenance_states(results) if s.stale or s.unmapped],
     )
 
 
@@ -211,7 +244,9 @@ def _cell(text) -> str:
 
 def _summary(report: Report) -> str:
     counts = report.counts()
-    return f"{len(report.claims)} claims at scale `{report.scale}`: " + " · ".join(
+    repeats = len(report.claims) - sum(counts.values())
+    counted = f" ({repeats} repeat another's measurement, counted once)" if repeats else ""
+    return f"{len(report.claims)} claims at scale `{report.scale}`{counted}: " + " · ".join(
         f"**{count}** {verdict}" for verdict, count in counts.items()
     )
 
@@ -372,6 +407,10 @@ def _provenance_markdown(report: Report) -> list[str]:
             "|" + "---|" * len(headers),
         ]
         lines += ["| " + " | ".join(_cell(x) for x in row) + " |" for row in rows] + [""]
+    if report.stale:
+        lines += [f"**Stale: made by older code** ({len(report.stale)} records; the claims on "
+                  "them are inconclusive until rerun):", ""]
+        lines += [f"- {_cell(text)}" for text in report.stale] + [""]
     if p.unreadable:
         lines += ["Unreadable provenance files: " + ", ".join(p.unreadable), ""]
     return lines
@@ -386,8 +425,10 @@ def data_uri(path: Path) -> str:
 
 VERDICT_CLASS = {
     "reproduced": "ok",
+    "consistent, inconclusive at this scale": "maybe",
     "not reproduced": "bad",
-    "inconclusive at this scale": "maybe",
+    "inconclusive": "maybe",
+    "documented fact": "none",
     "not run": "none",
 }
 

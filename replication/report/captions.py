@@ -116,16 +116,22 @@ UNLISTED_CAPTION = (
 )
 
 VERDICT_LEGEND = {
-    "reproduced": "the comparison holds",
+    "reproduced": "the comparison holds at a scale where the claim can be judged, on results "
+    "of the current code",
+    "consistent, inconclusive at this scale": "the comparison holds, but at a scale too small "
+    "to judge the claim (e.g. 2 of 160 epochs): counted apart from 'reproduced'",
     "not reproduced": "it fails at a scale where the claim can be judged",
-    "inconclusive at this scale": "it fails at a scale too small to judge it "
-    "(e.g. 2 of 160 epochs), "
-    "or the results decide neither way",
+    "inconclusive": "it fails at a scale too small to judge it, or the results decide neither "
+    "way (e.g. a precondition such as 'training happened' failed), or they are stale (made by "
+    "older code; the reason lists them)",
+    "documented fact": "a textual claim its cited source confirms: two documents agree, "
+    "nothing was reproduced",
     "not run": "the experiment behind it has not produced its results (the reason names the file)",
 }
 
 TEXTUAL_NOTE = (
     'Textual claims (comparison "= … (textual)") check a document against the document it '
-    "cites and need no run: 'reproduced' means the cited source prints the same, 'not "
-    "reproduced' that the source itself contradicts the claim."
+    "cites and need no run: 'documented fact' means the cited source prints the same, 'not "
+    "reproduced' that the source itself contradicts the claim. A claim that repeats another's "
+    "measurement (its details name it) is shown but counted once."
 )
