@@ -126,3 +126,12 @@ def test_the_verb_rejects_an_unknown_experiment_before_timing(tmp_path):
 def test_every_planner_is_registered():
     assert set(PLANNERS) == {"classify", "figure3", "memory_depth", "vae", "nfe_vs_dim",
                              "toy_density", "trace_cost", "article"}
+
+
+def test_memory_depth_extrapolation_fits_a_line_and_never_falls():
+    from replication.estimate.analysis_plans import fit_line
+
+    assert fit_line([1, 2, 4, 8], [1.0, 2.0, 4.0, 8.0], 128) == pytest.approx(128.0)
+    assert fit_line([1, 2, 4, 8], [0.48, 0.52, 0.63, 0.53], 128) >= 0.53   # noisy timings
+    assert fit_line([1, 2, 4, 8], [5.0, 4.0, 3.0, 2.0], 64) == pytest.approx(3.5)  # slope 0
+    assert fit_line([1, 2], [None, 1.0], 4) is None

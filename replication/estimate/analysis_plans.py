@@ -10,7 +10,7 @@ import time
 from replication.config import classify_runs
 from replication.estimate.plans import CPU_RESULTS, PlannedJob, Probe, Timing, _relative
 
-# memory_depth: deeper points are extrapolated from the two deepest measured ones
+# memory_depth: deeper points are extrapolated from the measured ones
 MEASURED_MAX_DEPTH = 8
 
 
@@ -95,28 +95,37 @@ def _depth_probe(section: dict, variant: str, depth: int, device) -> Probe:
     return Probe(parameters=count_parameters(model), step=step)
 
 
-def _extrapolate(section: dict, variant: str, depth: int, lower: int, upper: int):
+def fit_line(depths, values, depth: float) -> float | None:
+    """The least-squares line through (depth, value) at *depth*; its slope clipped at zero
+    (on a loaded machine a few timings can fall with depth), and never below zero."""
+    if any(value is None for value in values):
+        return None
+    mean_d, mean_v = sum(depths) / len(depths), sum(values) / len(values)
+    spread = sum((d - mean_d) ** 2 for d in depths)
+    slope = max(0.0, sum((d - mean_d) * (v - mean_v) for d, v in zip(depths, values)) / spread)
+    return max(0.0, mean_v + slope * (depth - mean_d))
+
+
+def _extrapolate(section: dict, variant: str, depth: int, measured: list[int]):
     def measure(device, timing_of) -> Timing:
-        a, b = timing_of(f"{variant} depth {lower}"), timing_of(f"{variant} depth {upper}")
-        fraction = (depth - upper) / (upper - lower)
-
-        def line(x, y):
-            return None if x is None or y is None else y + (y - x) * fraction
-
-        memory, saved = (line(a.peak_memory_bytes, b.peak_memory_bytes),
-                         line(a.saved_tensor_bytes, b.saved_tensor_bytes))
         from replication.experiments.memory_depth import build_variant
         from replication.models import count_parameters
 
+        points = [timing_of(f"{variant} depth {d}") for d in measured]
+
+        def line(name: str):
+            return fit_line(measured, [getattr(p, name) for p in points], depth)
+
+        memory, saved = line("peak_memory_bytes"), line("saved_tensor_bytes")
         model = build_variant(variant, depth, width=section["width"],
                               downsampling_kind=section["downsampling"], solver=section["solver"])
         return Timing(parameters=count_parameters(model),
-                      seconds_per_step=line(a.seconds_per_step, b.seconds_per_step),
-                      timed_steps=0, nfe_forward=line(a.nfe_forward, b.nfe_forward),
-                      nfe_backward=line(a.nfe_backward, b.nfe_backward),
+                      seconds_per_step=line("seconds_per_step"), timed_steps=0,
+                      nfe_forward=line("nfe_forward"), nfe_backward=line("nfe_backward"),
                       peak_memory_bytes=None if memory is None else int(memory),
                       saved_tensor_bytes=None if saved is None else int(saved),
-                      note=f"extrapolated linearly in depth from depths {lower} and {upper}")
+                      note=f"extrapolated: least-squares line in depth through depths "
+                           f"{', '.join(map(str, measured))}")
     return measure
 
 
@@ -125,13 +134,13 @@ def plan_memory_depth(config: dict) -> list[PlannedJob]:
 
     section = config["scales"][config["scale"]]["memory_depth"]
     depths = sorted(section["depths"])
-    measured = [d for d in depths if d <= MEASURED_MAX_DEPTH][-2:]
+    measured = [d for d in depths if d <= MEASURED_MAX_DEPTH]
     jobs = []
     for variant in VARIANTS:
         for depth in depths:
             note = (f"one job, one row per point; steps = 1 warm-up + 1 memory + "
                     f"{section['repeats']} timed steps (forward + backward, no update)")
-            extrapolated = depth > MEASURED_MAX_DEPTH and len(measured) == 2
+            extrapolated = depth > MEASURED_MAX_DEPTH and len(measured) >= 2
             jobs.append(PlannedJob(
                 experiment="memory_depth", job=f"{variant} depth {depth}",
                 shape=f"{variant} depth {depth}", steps=section["repeats"] + 2,
@@ -139,7 +148,7 @@ def plan_memory_depth(config: dict) -> list[PlannedJob]:
                 build=None if extrapolated else (
                     lambda device, variant=variant, depth=depth:
                         _depth_probe(section, variant, depth, device)),
-                measure=_extrapolate(section, variant, depth, *measured) if extrapolated
+                measure=_extrapolate(section, variant, depth, measured) if extrapolated
                 else None))
     return jobs
 

@@ -157,6 +157,8 @@ def run(args) -> None:
         f"torch thread(s), CPU capability {described['cpu_capability']}; "
         f"load average {load_before[0]:.1f} at the start (a shared machine); commit "
         f"{started['git_sha'][:12]}{' (dirty)' if started['git_dirty'] else ''}.",
+        "The configuration names the device each job is meant for (the paper scale: a CUDA "
+        "GPU for most); every job here was built and timed on the device above. "
         "Training steps only (the protocol's step counts × measured seconds per step): "
         "validation, test and IS-NLL passes, data loading and checkpointing are not included. "
         "`hours (trained NFE)` scales adaptive-solver steps by (NFE-F + NFE-B) trained / at "
