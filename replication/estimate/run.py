@@ -151,7 +151,9 @@ def run(args) -> None:
     provenance = {**started, "finished": utc_now(), "scale": args.scale, "only": args.only,
                   "timed_steps": args.steps, "seconds": time.perf_counter() - clock,
                   "load_average_before": load_before, "load_average_after": os.getloadavg(),
-                  "jobs": len(rows), **described}
+                  "jobs": len(rows), **described,
+                  "thread_variables": {name: os.environ.get(name) for name in (
+                      "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}}
     preamble = [
         f"Scale `{args.scale}`; measured on `{name}` ({device}), {described['torch_threads']} "
         f"torch thread(s), CPU capability {described['cpu_capability']}; "
