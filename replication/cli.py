@@ -245,6 +245,7 @@ def build_parser() -> argparse.ArgumentParser:
     from replication.cnf.nfe_commands import add_commands as add_nfe_commands
     from replication.cnf.toy_commands import add_commands as add_toy_commands
     from replication.cnf.trace_commands import add_commands as add_trace_commands
+    from replication.estimate.run import add_commands as add_estimate_commands
     from replication.regress.commands import add_commands as add_regress_commands
 
     add_article_commands(commands)
@@ -252,6 +253,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_nfe_commands(commands)
     add_toy_commands(commands)
     add_trace_commands(commands)
+    add_estimate_commands(commands)
     add_regress_commands(commands)
     return parser
 
