@@ -274,3 +274,19 @@ def test_divergence_criterion_is_ten_times_the_uniform_loss():
     assert not diverged(10 * math.log(10) - 1e-9, classes=10)
     assert diverged(10 * math.log(10) + 1e-9, classes=10)
     assert not diverged(2.31, classes=10) and diverged(2.6e13, classes=10)
+
+
+def test_an_impossible_solver_tolerance_stops_the_job_with_advice(tmp_path, mnist_root):
+    """ODE-Net at rtol = atol = 1e-13: the job ends with the step-limit message, not a hang."""
+    spec = {**SHORT, "model": "odenet",
+            "architecture": {"downsampling": "conv", "width": 16, "method": "dopri5",
+                             "rtol": 1e-13, "atol": 1e-13}}
+    start = time.monotonic()
+    done = subprocess.run(_command(spec, tmp_path / "o", tmp_path / "ckpt", mnist_root),
+                          capture_output=True, text=True, cwd=REPO_ROOT,
+                          env={**os.environ, "REPLICATION_ODE_MAX_STEPS": "100"})
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert re.search(r"error: dopri5 needed more than 100 steps at t=\S+ \(forward solve",
+                     done.stderr) and "raise rtol/atol or the limit" in done.stderr
+    assert not (tmp_path / "o" / "metrics.json").exists()
+    assert time.monotonic() - start < 60
