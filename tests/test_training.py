@@ -283,7 +283,7 @@ def test_an_impossible_solver_tolerance_stops_the_job_with_advice(tmp_path, mnis
                              "rtol": 1e-13, "atol": 1e-13}}
     start = time.monotonic()
     done = subprocess.run(_command(spec, tmp_path / "o", tmp_path / "ckpt", mnist_root),
-                          capture_output=True, text=True, cwd=REPO_ROOT,
+                          capture_output=True, text=True, cwd=REPO_ROOT, timeout=120,
                           env={**os.environ, "REPLICATION_ODE_MAX_STEPS": "100"})
     assert done.returncode == 1 and "Traceback" not in done.stderr
     assert re.search(r"error: dopri5 needed more than 100 steps at t=\S+ \(forward solve",

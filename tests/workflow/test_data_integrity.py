@@ -112,13 +112,16 @@ def test_snakemake_data_re_verifies_files_already_present(restored, corrupt_mirr
     assert _hashes(project / "data") == good
 
 
-def test_a_mirror_path_cannot_inject_a_shell_command(restored):
+def test_a_mirror_path_cannot_inject_a_shell_command(restored, mirror):
+    """The issue's value: a real mirror, then `; touch pwned;` (unquoted, the touch ran)."""
     project, excluded, _ = restored
     (project / "data" / "mnist" / "t10k-images-idx3-ubyte.gz").unlink()  # make fetch_mnist run
-    done = _snakemake(project, "data", mirror="../shared/data; touch pwned;", excluded=excluded)
-    assert done.returncode != 0
+    (project / "data" / "manifests" / "mnist.json").unlink(missing_ok=True)  # and fetch_mnist
+    done = _snakemake(project, "data", mirror=f"{mirror}; touch pwned;", excluded=excluded)
     assert not list(project.rglob("pwned")), "a config value ran as a shell command"
-    assert "not found in the data mirror" in done.stdout + done.stderr
+    assert done.returncode != 0  # the whole value is one (missing) folder name
+    log = (project / "logs" / "data" / "fetch_mnist.log").read_text()
+    assert "not found in the data mirror" in log and "touch pwned;/mnist" in log
 
 
 def test_a_mirror_path_with_a_space_works(restored, mirror, tmp_path):
