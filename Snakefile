@@ -5,16 +5,29 @@
 # Every rule calls `python -m replication <command>`; the logic lives in the package.
 from snakemake.utils import validate
 
-from replication.config import classify_runs, validate_config
+import os
+import sys
+
+from replication.config import (ConfigError, check_command_line_overrides, classify_runs,
+                                validate_config)
+from replication.workflow import ODE_MAX_STEPS_ENV
 
 configfile: "config/config.yaml"
-validate_config(config)  # fails first, with a message naming every offending key
+try:  # fails first, with a message naming every offending key (and no traceback)
+    check_command_line_overrides(workflow.config_settings.config)
+    validate_config(config)
+except ConfigError as error:
+    sys.exit(f"error: {error}")
 validate(config, "config/schema.yaml")  # the same schema, through Snakemake's own validator
 
 SCALE = config["scale"]
 RESULTS = f"results/{SCALE}"
 LOGS = f"logs/{SCALE}"
 DATA = config["data_dir"]
+CHECKPOINTS = f"{config['checkpoint_dir']}/{SCALE}"  # per-epoch checkpoints, outside the outputs
+# Every job's adaptive ODE solves stop after this many steps (replication/ode/solve.py); not a
+# param: a limit that only turns a hang into an error changes no result.
+os.environ[ODE_MAX_STEPS_ENV] = str(config["ode_max_num_steps"])
 
 
 include: "rules/data.smk"
@@ -28,12 +41,25 @@ include: "rules/figures.smk"
 include: "rules/report.smk"
 
 
+DATA_NAMES = ["mnist", *sorted({NFE_VS_DIM["dataset"],
+                                *(spec["dataset"] for spec in VAE_RUNS.values())})]
+
+
 rule data:
-    """`snakemake data`: fetch and verify every dataset this scale reads, and nothing else."""
+    """`snakemake data`: fetch and verify every dataset this scale reads, and nothing else.
+
+    No output, so it runs on every call: it re-verifies the files already present (a corrupted
+    one is replaced by a verified copy, or reported) after the fetch jobs made the manifests.
+    """
     input:
-        [str(path) for name in ["mnist", *sorted({NFE_VS_DIM["dataset"],
-                                                 *(spec["dataset"] for spec in VAE_RUNS.values())})]
-         for path in dataset_paths(name, DATA)],
+        [dataset_manifest(name) for name in DATA_NAMES],
+    params:
+        datasets=DATA_NAMES,
+        data_dir=DATA,
+        mirror=MIRROR,
+    shell:
+        "python -m replication fetch {params.datasets:q} --data-dir {params.data_dir:q}"
+        " --mirror={params.mirror:q}"
 
 
 rule all:

@@ -12,10 +12,29 @@ from pathlib import Path
 
 
 def _fetch(args: argparse.Namespace) -> None:
-    from replication.data.catalog import fetch
+    """Verify present files and fetch missing or corrupted ones, dataset by dataset.
 
-    for path in fetch(args.dataset, data_dir=args.data_dir, mirror=args.mirror):
-        print(path)
+    Every dataset is tried even when one fails; the failures are reported together.
+    """
+    from replication.data.catalog import check_dataset_names, fetch, write_manifest
+    from replication.data.fetch import DataIntegrityError
+
+    check_dataset_names(args.dataset)
+    if args.manifest is not None and len(args.dataset) != 1:
+        raise ValueError("--manifest records one dataset: pass exactly one dataset name")
+    failures = []
+    for name in args.dataset:
+        try:
+            paths = fetch(name, data_dir=args.data_dir, mirror=args.mirror)
+        except DataIntegrityError as error:
+            failures.append(f"{name}: {error}")
+            continue
+        for path in paths:
+            print(f"verified {path}")
+        if args.manifest is not None:
+            write_manifest(name, paths, args.manifest)
+    if failures:
+        raise DataIntegrityError("\n".join(failures))
 
 
 def _require_device(device: str) -> None:
@@ -167,11 +186,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m replication", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
 
-    fetch = commands.add_parser("fetch", help="fetch and verify a dataset's files")
-    fetch.add_argument("dataset")
+    fetch = commands.add_parser("fetch", help="verify a dataset's files, fetching missing or bad ones")
+    fetch.add_argument("dataset", nargs="+")
     fetch.add_argument("--data-dir", type=Path, required=True)
     fetch.add_argument("--mirror", default=None,
-                       help="local mirror folder (<dataset>/<file>); default $REPLICATION_DATA_MIRROR")
+                       help="local mirror folder (<dataset>/<file>); default "
+                            "$REPLICATION_DATA_MIRROR (also when given as '')")
+    fetch.add_argument("--manifest", type=Path, default=None,
+                       help="write this manifest once every file of the (one) dataset is verified")
     fetch.set_defaults(handler=_fetch)
 
     train = commands.add_parser("train", help="train and evaluate one classifier run")
@@ -258,18 +280,35 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# Expected failures: (module, class) of errors that end a command with their message (which
+# names what is wrong and what to do) and exit status 1, not a traceback. Looked up only in
+# modules already imported, so the CLI imports nothing heavy to recognise them.
+EXPECTED_ERRORS = (
+    ("replication.config", "ConfigError"),                  # bad config
+    ("replication.data.fetch", "DataIntegrityError"),       # missing or corrupted data
+    ("replication.data.catalog", "UnknownDatasetError"),    # fetch <unknown>
+    ("replication.train.checkpoint", "UnsafeCheckpointError"),  # a .pt that is not plain data
+    ("replication.train.guards", "NonFiniteLossError"),     # NaN/inf loss: nothing published
+    ("replication.ode.solve", "StepLimitError"),            # an ODE solve over its step limit
+)
+
+
+def is_expected_failure(error: BaseException) -> bool:
+    for module_name, class_name in EXPECTED_ERRORS:
+        module = sys.modules.get(module_name)
+        if module is not None and isinstance(error, getattr(module, class_name)):
+            return True
+    return False
+
+
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s",
                         stream=sys.stderr)
     args = build_parser().parse_args(argv)
     try:
         args.handler(args)
-    except (KeyError, ValueError, RuntimeError) as error:
-        # Expected failures (bad data, bad config) end with their message, not a traceback.
-        from replication.config import ConfigError
-        from replication.data.fetch import DataIntegrityError
-
-        if isinstance(error, (ConfigError, DataIntegrityError)):
+    except Exception as error:
+        if is_expected_failure(error):
             print(f"error: {error}", file=sys.stderr)
             return 1
         raise

@@ -60,9 +60,45 @@ def _cross_key_problems(config: dict) -> list[tuple[str, str]]:
     return problems
 
 
+OVERLAY_ADVICE = (
+    "`--config` sets top-level keys only (scale, data_dir, data_mirror, checkpoint_dir, "
+    "exclude_datasets, ode_max_num_steps). To change a nested value, write just that branch in "
+    "a YAML file, e.g. overlay.yaml:\n"
+    "    scales:\n      smoke:\n        classify:\n          training:\n            lr: 0.05\n"
+    "and run `snakemake --configfile overlay.yaml` (it is merged into config/config.yaml); "
+    "see README, \"Fault guarantees\".")
+
+
+def check_command_line_overrides(overrides) -> None:
+    """Refuse nested ``--config`` values (``scales={...}``, ``a.b=c``): point to an overlay file.
+
+    Snakemake parses ``--config scales={smoke: {...}}`` into strings and merges it into the
+    config; the result is a type error far from what the user meant. *overrides* is
+    Snakemake's ``workflow.config_settings.config``.
+    """
+    nested = sorted(str(key) for key, value in dict(overrides or {}).items()
+                    if isinstance(value, dict) or "." in str(key))
+    if nested:
+        raise ConfigError(f"nested --config override of {', '.join(nested)}: {OVERLAY_ADVICE}")
+
+
 def load_config(path: str | Path = CONFIG_PATH, *, overrides: dict | None = None) -> dict:
-    """Read a config file, apply top-level *overrides* (like ``--config k=v``), validate."""
-    config = yaml.safe_load(Path(path).read_text())
+    """Read a config file, apply top-level *overrides* (like ``--config k=v``), validate.
+
+    A missing, empty or non-mapping file raises :class:`ConfigError` saying so.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file {path} not found; pass an existing file with --config "
+                          f"(the suite's is {CONFIG_PATH})")
+    try:
+        config = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as error:
+        raise ConfigError(f"config file {path} is not valid YAML: {error}") from None
+    if not isinstance(config, dict):
+        what = "empty" if config is None else f"a {type(config).__name__}, not a mapping of keys"
+        raise ConfigError(f"config file {path} is {what}; it must hold the suite's configuration "
+                          f"(see {CONFIG_PATH} and {SCHEMA_PATH})")
     config.update(overrides or {})
     validate_config(config)
     return config

@@ -14,6 +14,9 @@ TOLERANCE_MODULE = "replication.experiments.tolerance"
 MEMORY_DEPTH_MODULE = "replication.experiments.memory_depth"
 VAE_MODULE = "replication.experiments.vae"
 VAE_TABLE_MODULE = "replication.collect.vae_table"
+# The Snakefile hands config key ode_max_num_steps to every job in this variable; it is
+# replication.ode.solve.MAX_STEPS_ENV (tested), spelled out here to keep torch out of parse time.
+ODE_MAX_STEPS_ENV = "REPLICATION_ODE_MAX_STEPS"
 
 
 def classify_run_dir(results_dir: str, spec: dict) -> str:

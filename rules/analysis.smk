@@ -19,15 +19,17 @@ rule tolerance_sweep:
     params:
         spec=json.dumps(FIGURE3, sort_keys=True),
         code=tolerance_fingerprint(),
+        device=CLASSIFY["device"],
     threads: CLASSIFY["threads"]
     resources:
         gpu=1 if CLASSIFY["device"] == "cuda" else 0,
     log:
         f"{LOGS}/figure3/tolerance_sweep.log",
     shell:
-        "python -m replication tolerance-sweep --weights {input.weights} --spec {params.spec:q}"
-        " --device {CLASSIFY[device]} --data-dir {DATA} --out {output.sweep}"
-        " --threads {threads} > {log} 2>&1"
+        "python -m replication tolerance-sweep --weights {input.weights:q}"
+        " --spec {params.spec:q}"
+        " --device {params.device:q} --data-dir {DATA:q} --out {output.sweep:q}"
+        " --threads {threads} > {log:q} 2>&1"
 
 
 rule memory_depth:
@@ -44,5 +46,5 @@ rule memory_depth:
     log:
         f"{LOGS}/memory_depth.log",
     shell:
-        "python -m replication memory-depth --spec {params.spec:q} --out {output.points}"
-        " --threads {threads} > {log} 2>&1"
+        "python -m replication memory-depth --spec {params.spec:q} --out {output.points:q}"
+        " --threads {threads} > {log:q} 2>&1"

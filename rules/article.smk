@@ -33,8 +33,8 @@ rule article_a1:
     log:
         f"{LOGS}/article/a1-seed{{seed}}.log",
     shell:
-        "python -m replication article-a1 --spec {params.spec:q} --data-dir {DATA}"
-        " --out {params.out} --threads {threads} > {log} 2>&1"
+        "python -m replication article-a1 --spec {params.spec:q} --data-dir {DATA:q}"
+        " --out {params.out:q} --threads {threads} > {log:q} 2>&1"
 
 
 rule article_a2:
@@ -53,8 +53,8 @@ rule article_a2:
     log:
         f"{LOGS}/article/a2-seed{{seed}}.log",
     shell:
-        "python -m replication article-a2 --spec {params.spec:q} --params {input.params}"
-        " --data-dir {DATA} --out {params.out} --threads {threads} > {log} 2>&1"
+        "python -m replication article-a2 --spec {params.spec:q} --params {input.params:q}"
+        " --data-dir {DATA:q} --out {params.out:q} --threads {threads} > {log:q} 2>&1"
 
 
 rule article_a3:
@@ -75,8 +75,8 @@ rule article_a3:
     log:
         f"{LOGS}/article/a3-seed{{seed}}.log",
     shell:
-        "python -m replication article-a3 --spec {params.spec:q} --data-dir {DATA}"
-        " --out {params.out} --threads {threads} > {log} 2>&1"
+        "python -m replication article-a3 --spec {params.spec:q} --data-dir {DATA:q}"
+        " --out {params.out:q} --threads {threads} > {log:q} 2>&1"
 
 
 rule article_a4:
@@ -97,8 +97,8 @@ rule article_a4:
     log:
         f"{LOGS}/article/a4-{{readout}}-seed{{seed}}.log",
     shell:
-        "python -m replication article-a4 --spec {params.spec:q} --data-dir {DATA}"
-        " --out {params.out} --threads {threads} > {log} 2>&1"
+        "python -m replication article-a4 --spec {params.spec:q} --data-dir {DATA:q}"
+        " --out {params.out:q} --threads {threads} > {log:q} 2>&1"
 
 
 rule article:

@@ -37,6 +37,6 @@ rule train_classifier:
     log:
         f"{LOGS}/classify/{{model}}-seed{{seed}}.log",
     shell:
-        "python -m replication train --spec {params.spec:q} --out {params.out}"
-        " --data-dir {DATA} --checkpoint-dir {config[checkpoint_dir]}/{SCALE}/classify"
-        " --threads {threads} > {log} 2>&1"
+        "python -m replication train --spec {params.spec:q} --out {params.out:q}"
+        " --data-dir {DATA:q} --checkpoint-dir {CHECKPOINTS:q}/classify"
+        " --threads {threads} > {log:q} 2>&1"

@@ -1,13 +1,26 @@
 # Stage 1: datasets, copied from a mirror or downloaded, verified by their published checksums.
-from replication.data.catalog import DATASET_NAMES, dataset_paths
+#
+# The data files are never Snakemake outputs: Snakemake deletes a job's outputs before it reruns
+# the job and after the job fails, so a forced rerun (-R fetch_mnist) or a failed fetch (a
+# corrupt mirror) would delete good files. Each fetch job's output is instead a small manifest,
+# written after every file of the dataset is in place and verified; jobs that read a dataset
+# take its manifest as (ancient) input, and the loaders verify the files they read. The fetch
+# itself stages each copy next to its target and moves it into place only once verified.
+from replication.data.catalog import DATASET_NAMES
 
-# Not a param: where the verified bytes come from does not change them, so no rerun.
-MIRROR_OPTION = f"--mirror {config['data_mirror']}" if config.get("data_mirror") else ""
+# '' = $REPLICATION_DATA_MIRROR, else download. A param of the fetch jobs only: the jobs that read
+# a dataset take its manifest as an ancient input, so a changed mirror or data_dir re-verifies the
+# files and reruns nothing else.
+MIRROR = config.get("data_mirror") or ""
+
+
+def dataset_manifest(name):
+    return f"{DATA}/manifests/{name}.json"
 
 
 def dataset_files(name):
-    """The verified files of dataset `name`, as rule inputs (ancient: their age never triggers reruns)."""
-    return [ancient(str(path)) for path in dataset_paths(name, DATA)]
+    """Dataset `name` as a rule input: its manifest (ancient: re-verifying triggers no rerun)."""
+    return ancient(dataset_manifest(name))
 
 
 for _dataset in DATASET_NAMES:
@@ -16,11 +29,13 @@ for _dataset in DATASET_NAMES:
         name:
             f"fetch_{_dataset}"
         output:
-            [str(path) for path in dataset_paths(_dataset, DATA)],
+            dataset_manifest(_dataset),
         params:
             dataset=_dataset,
+            data_dir=DATA,
+            mirror=MIRROR,
         log:
             f"logs/data/fetch_{_dataset}.log",
         shell:
-            "python -m replication fetch {params.dataset} --data-dir {DATA} {MIRROR_OPTION}"
-            " > {log} 2>&1"
+            "python -m replication fetch {params.dataset:q} --data-dir {params.data_dir:q}"
+            " --mirror={params.mirror:q} --manifest {output:q} > {log:q} 2>&1"

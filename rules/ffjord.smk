@@ -50,9 +50,9 @@ rule ffjord_nfe:
     log:
         f"{LOGS}/ffjord/nfe_vs_dim-d{{latent_dim}}.log",
     shell:
-        "python -m replication ffjord-nfe --spec {params.spec:q} --out {params.out}"
-        " --data-dir {DATA} --checkpoint-dir {config[checkpoint_dir]}/{SCALE}/nfe_vs_dim"
-        " --threads {threads} > {log} 2>&1"
+        "python -m replication ffjord-nfe --spec {params.spec:q} --out {params.out:q}"
+        " --data-dir {DATA:q} --checkpoint-dir {CHECKPOINTS:q}/nfe_vs_dim"
+        " --threads {threads} > {log:q} 2>&1"
 
 
 rule nfe_vs_dim_table:
@@ -65,7 +65,7 @@ rule nfe_vs_dim_table:
     log:
         f"{LOGS}/ffjord/nfe_vs_dim_table.log",
     shell:
-        "python -m replication nfe-vs-dim-table {input} --out {output} > {log} 2>&1"
+        "python -m replication nfe-vs-dim-table {input:q} --out {output:q} > {log:q} 2>&1"
 
 
 rule nfe_vs_dim_figure:
@@ -79,7 +79,8 @@ rule nfe_vs_dim_figure:
     log:
         f"{LOGS}/figures/ffjord_nfe_vs_dim.log",
     shell:
-        "python -m replication nfe-vs-dim-figure {input} --prefix {params.prefix} > {log} 2>&1"
+        "python -m replication nfe-vs-dim-figure {input:q} --prefix {params.prefix:q}"
+        " > {log:q} 2>&1"
 
 
 rule toy_density:
@@ -100,8 +101,8 @@ rule toy_density:
     log:
         f"{LOGS}/ffjord/toy-{{toy}}.log",
     shell:
-        "python -m replication toy-density --spec {params.spec:q} --out {params.out}"
-        " --threads {threads} > {log} 2>&1"
+        "python -m replication toy-density --spec {params.spec:q} --out {params.out:q}"
+        " --threads {threads} > {log:q} 2>&1"
 
 
 rule toy_density_figure:
@@ -116,7 +117,8 @@ rule toy_density_figure:
     log:
         f"{LOGS}/figures/ffjord_toy_densities.log",
     shell:
-        "python -m replication toy-figure {params.runs} --prefix {params.prefix} > {log} 2>&1"
+        "python -m replication toy-figure {params.runs:q} --prefix {params.prefix:q}"
+        " > {log:q} 2>&1"
 
 
 rule trace_cost:
@@ -135,8 +137,8 @@ rule trace_cost:
     log:
         f"{LOGS}/ffjord/trace_cost.log",
     shell:
-        "python -m replication trace-cost --spec {params.spec:q} --out {params.out}"
-        " --threads {threads} > {log} 2>&1"
+        "python -m replication trace-cost --spec {params.spec:q} --out {params.out:q}"
+        " --threads {threads} > {log:q} 2>&1"
 
 
 rule trace_cost_figure:
@@ -150,7 +152,8 @@ rule trace_cost_figure:
     log:
         f"{LOGS}/figures/ffjord_trace_cost.log",
     shell:
-        "python -m replication trace-figure {input} --prefix {params.prefix} > {log} 2>&1"
+        "python -m replication trace-figure {input:q} --prefix {params.prefix:q}"
+        " > {log:q} 2>&1"
 
 
 rule ffjord_figures:

@@ -16,8 +16,8 @@ rule figure3:
     log:
         f"{LOGS}/figures/figure3.log",
     shell:
-        "python -m replication figure3 --sweep {input.sweep} --batches {input.batches}"
-        " --prefix {params.prefix} > {log} 2>&1"
+        "python -m replication figure3 --sweep {input.sweep:q} --batches {input.batches:q}"
+        " --prefix {params.prefix:q} > {log:q} 2>&1"
 
 
 rule memory_figure:
@@ -31,4 +31,4 @@ rule memory_figure:
     log:
         f"{LOGS}/figures/memory_depth.log",
     shell:
-        "python -m replication memory-figure {input} --prefix {params.prefix} > {log} 2>&1"
+        "python -m replication memory-figure {input:q} --prefix {params.prefix:q} > {log:q} 2>&1"

@@ -24,11 +24,14 @@ rule claims:
         f"{RESULTS}/claims.csv",
     params:
         code=claims_fingerprint(),
+        results=RESULTS,
+        figures=FIGURES,
+        scale=SCALE,
     log:
         f"{LOGS}/claims.log",
     shell:
-        "python -m replication claims --results {RESULTS} --figures {FIGURES} --scale {SCALE}"
-        " --out {output} > {log} 2>&1"
+        "python -m replication claims --results {params.results:q} --figures {params.figures:q}"
+        " --scale {params.scale:q} --out {output:q} > {log:q} 2>&1"
 
 
 rule report:
@@ -42,8 +45,11 @@ rule report:
         html=f"{RESULTS}/REPORT.html",
     params:
         code=report_fingerprint(),
+        results=RESULTS,
+        figures=FIGURES,
     log:
         f"{LOGS}/report.log",
     shell:
-        "python -m replication report --results {RESULTS} --figures {FIGURES}"
-        " --claims {input.claims} --out-md {output.md} --out-html {output.html} > {log} 2>&1"
+        "python -m replication report --results {params.results:q} --figures {params.figures:q}"
+        " --claims {input.claims:q} --out-md {output.md:q} --out-html {output.html:q}"
+        " > {log:q} 2>&1"

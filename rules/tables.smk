@@ -13,5 +13,5 @@ rule table1:
     log:
         f"{LOGS}/table1.log",
     shell:
-        "python -m replication table1 {input} --runs-csv {output.runs} --prefix {params.prefix}"
-        " > {log} 2>&1"
+        "python -m replication table1 {input:q} --runs-csv {output.runs:q}"
+        " --prefix {params.prefix:q} > {log:q} 2>&1"

@@ -34,9 +34,9 @@ rule train_vae:
     log:
         f"{LOGS}/vae/{{dataset}}-{{flow}}-seed{{seed}}.log",
     shell:
-        "python -m replication train-vae --spec {params.spec:q} --out {params.out}"
-        " --data-dir {DATA} --checkpoint-dir {config[checkpoint_dir]}/{SCALE}/vae"
-        " --threads {threads} > {log} 2>&1"
+        "python -m replication train-vae --spec {params.spec:q} --out {params.out:q}"
+        " --data-dir {DATA:q} --checkpoint-dir {CHECKPOINTS:q}/vae"
+        " --threads {threads} > {log:q} 2>&1"
 
 
 rule vae_table:
@@ -49,13 +49,14 @@ rule vae_table:
     params:
         code=vae_table_fingerprint(),
         prefix=f"{RESULTS}/vae_table",
-        # sorted: the table orders rows and columns as the paper does, whatever the config's order
-        datasets=" ".join(sorted(VAE["datasets"])),
-        flows=" ".join(sorted(VAE["flows"])),
-        excluded=" ".join(sorted(config.get("exclude_datasets") or [])),
+        # sorted: the table orders rows and columns as the paper does, whatever the config's order;
+        # lists, so that `:q` quotes each name on its own
+        datasets=sorted(VAE["datasets"]),
+        flows=sorted(VAE["flows"]),
+        excluded=sorted(config.get("exclude_datasets") or []),
     log:
         f"{LOGS}/vae_table.log",
     shell:
-        "python -m replication vae-table {input} --runs-csv {output.runs} --prefix {params.prefix}"
-        " --datasets {params.datasets} --flows {params.flows} --excluded {params.excluded}"
-        " > {log} 2>&1"
+        "python -m replication vae-table {input:q} --runs-csv {output.runs:q}"
+        " --prefix {params.prefix:q} --datasets {params.datasets:q} --flows {params.flows:q}"
+        " --excluded {params.excluded:q} > {log:q} 2>&1"

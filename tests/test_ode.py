@@ -1,4 +1,6 @@
 """NFE counting and adjoint gradients on ODEs small enough to check exactly."""
+import re
+
 import pytest
 import torch
 from torch import nn
@@ -142,3 +144,72 @@ def test_odenet_counts_forward_and_backward_nfe():
         counter.mark_backward()
         assert counter.forward >= 8 and (counter.forward - 2) % 6 == 0
         assert (counter.backward > 0) is backward_expected
+
+
+# --- Bounded solver work (issue 13, point 6) ---
+
+def test_an_impossible_tolerance_fails_fast_with_the_step_limit_message():
+    """rtol = atol = 1e-13 in float32 cannot be met: the solve stops at the limit, in seconds."""
+    import time
+
+    from replication.ode.solve import StepLimitError
+
+    holder = Holder(Linear(_a().float()))
+    z0 = torch.tensor([[1.0, 0.5]])
+    t = torch.tensor([0.0, 1.0])
+    start = time.perf_counter()
+    with pytest.raises(StepLimitError, match=r"dopri5 needed more than 200 steps at t=[0-9.e-]+ "
+                                             r".*raise rtol/atol or the limit"):
+        integrate(holder.func, z0, t, method="dopri5", rtol=1e-13, atol=1e-13,
+                  gradient="backprop", max_num_steps=200)
+    assert holder.func.calls <= 6 * 200 + 10  # stopped at the limit, not after
+    assert time.perf_counter() - start < 60
+
+
+def test_the_step_limit_comes_from_the_environment(monkeypatch):
+    from replication.ode.solve import MAX_STEPS_ENV, StepLimitError
+    from replication.workflow import ODE_MAX_STEPS_ENV
+
+    assert ODE_MAX_STEPS_ENV == MAX_STEPS_ENV  # the Snakefile sets what integrate reads
+    monkeypatch.setenv(MAX_STEPS_ENV, "5")
+    holder = Holder(Linear(_a()))
+    with pytest.raises(StepLimitError, match="more than 5 steps"):
+        _solve(holder, torch.tensor([[1.0, 0.5]], dtype=torch.float64), gradient="backprop",
+               tol=1e-10)
+    monkeypatch.setenv(MAX_STEPS_ENV, "0")
+    with pytest.raises(ValueError, match="positive integer"):
+        _solve(holder, torch.tensor([[1.0, 0.5]], dtype=torch.float64), gradient="backprop")
+
+
+def test_the_step_limit_also_bounds_the_adjoint_solve():
+    """At 1e-9 this system takes 15 forward and 19 adjoint steps: a limit of 16 stops the backward."""
+    from replication.ode.solve import StepLimitError
+
+    holder = Holder(Linear(_a()))
+    z0 = torch.tensor([[1.0, 0.5]], dtype=torch.float64)
+    t = torch.tensor([0.0, 1.0], dtype=torch.float64)
+    z1 = integrate(holder.func, z0, t, method="dopri5", rtol=1e-9, atol=1e-9, gradient="adjoint",
+                   max_num_steps=16)[-1]
+    with pytest.raises(StepLimitError, match=r"more than 16 steps at t=[0-9.e-]+ \(adjoint solve"):
+        z1.sum().backward()
+
+
+def test_a_solve_under_the_limit_is_unchanged():
+    holder = Holder(Linear(_a()))
+    z0 = torch.tensor([[1.0, 0.5]], dtype=torch.float64)
+    t = torch.tensor([0.0, 1.0], dtype=torch.float64)
+    free = integrate(holder.func, z0, t, method="dopri5", rtol=1e-8, atol=1e-8,
+                     gradient="backprop", max_num_steps=10**9)
+    bounded = integrate(holder.func, z0, t, method="dopri5", rtol=1e-8, atol=1e-8,
+                        gradient="backprop", max_num_steps=1000)
+    assert torch.equal(free, bounded)
+
+
+def test_a_slow_solve_prints_progress(monkeypatch, capsys):
+    from replication.ode import solve
+
+    monkeypatch.setattr(solve, "PROGRESS_SECONDS", 0.0)
+    holder = Holder(Linear(_a()))
+    _solve(holder, torch.tensor([[1.0, 0.5]], dtype=torch.float64), gradient="backprop")
+    printed = capsys.readouterr().err
+    assert re.search(r"dopri5 forward solve: t=[0-9.e-]+ of \[0, 1\], \d+ steps", printed)

@@ -34,7 +34,7 @@ from replication.data.images import training_batches
 from replication.measure.provenance import config_hash, provenance, start_record
 from replication.models import count_parameters
 from replication.results import write_csv, write_json
-from replication.train.checkpoint import load_if_present, save_atomic
+from replication.train.checkpoint import RunCheckpoint
 from replication.train.progress import report
 from replication.train.seeding import epoch_generator, seed_everything
 from replication.train.vae import train_epoch, warmup_beta
@@ -80,8 +80,10 @@ def run_nfe_vs_dim(spec: dict, *, out_dir: Path, checkpoint_root: Path, data_dir
         raise ValueError(f"{len(data.train)} training images do not fill one batch of "
                          f"{training['batch_size']}; lower batch_size or raise train_subset")
 
-    checkpoint_path = checkpoint_root / run_key(spec) / "last.pt"
-    state = load_if_present(checkpoint_path)
+    checkpoint = RunCheckpoint(checkpoint_root / run_key(spec) / "last.pt",
+                               spec_hash=config_hash(spec), code_fingerprint=code_fingerprint,
+                               log=report)
+    state = checkpoint.load()
     if state is None:
         state = {"epoch": 0, "history": [], "batches": []}
     else:
@@ -117,7 +119,7 @@ def run_nfe_vs_dim(spec: dict, *, out_dir: Path, checkpoint_root: Path, data_dir
         state["history"].append(row)
         state.update(epoch=epoch, model=model.state_dict(), optimizer=optimizer.state_dict(),
                      rng=torch.get_rng_state())
-        save_atomic(state, checkpoint_path)
+        checkpoint.save(state)
         report(f"{name} epoch {epoch}/{training['epochs']} loss {row['train_loss']:.2f} "
                f"NFE-F {row['nfe_forward']:.1f} NFE-B {row['nfe_backward']:.1f} "
                f"{row['epoch_seconds']:.0f}s")
@@ -148,6 +150,7 @@ def run_nfe_vs_dim(spec: dict, *, out_dir: Path, checkpoint_root: Path, data_dir
     write_json(out_dir / "provenance.json", provenance(
         spec=spec, code_fingerprint=code_fingerprint, device=str(device), started=started))
     write_json(out_dir / "metrics.json", metrics)  # last: its presence marks a complete run
+    checkpoint.discard()  # a forced rerun of a completed run trains from scratch
     return metrics
 
 

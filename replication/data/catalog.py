@@ -38,8 +38,44 @@ IMAGE_DATASETS = Registry("dataset", {
 """VAE dataset name → ``load(root, *, split_seed=None, source=...) -> ImageDataset``."""
 
 
+class UnknownDatasetError(KeyError):
+    """A dataset name the catalog does not know."""
+
+    def __str__(self) -> str:  # KeyError's own str() is the repr of its argument
+        return str(self.args[0])
+
+
 def _unknown(name: str) -> KeyError:
-    return KeyError(f"unknown dataset {name!r}; known datasets: {', '.join(DATASET_NAMES)}")
+    return UnknownDatasetError(f"unknown dataset {name!r}; known datasets: "
+                               f"{', '.join(DATASET_NAMES)}")
+
+
+def check_dataset_names(names) -> None:
+    """Raise :class:`UnknownDatasetError` naming every unknown name in *names*."""
+    unknown = [name for name in names if name not in DATASET_NAMES]
+    if unknown:
+        raise UnknownDatasetError(
+            f"unknown dataset{'s' if len(unknown) > 1 else ''} "
+            f"{', '.join(repr(name) for name in unknown)}; known datasets: "
+            f"{', '.join(DATASET_NAMES)}")
+
+
+def write_manifest(name: str, paths: list[Path], manifest: Path) -> None:
+    """Record that the files of dataset *name* are in place and verified (atomically).
+
+    The manifest is what the workflow's fetch jobs declare as output, so Snakemake never owns
+    (and so never deletes) the data files themselves.
+    """
+    import json
+
+    files = published_dataset(name).files
+    record = {"dataset": name,
+              "files": [{"path": str(path), "checksum": str(file.checksum)}
+                        for file, path in zip(files, paths)]}
+    manifest.parent.mkdir(parents=True, exist_ok=True)
+    staged = manifest.with_name(f".{manifest.name}.partial")
+    staged.write_text(json.dumps(record, indent=2) + "\n")
+    os.replace(staged, manifest)
 
 
 def published_dataset(name: str) -> PublishedDataset:

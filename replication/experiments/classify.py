@@ -2,13 +2,18 @@
 
 ``run_classifier`` trains one model for one seed from a resolved specification,
 checkpointing every epoch outside the declared outputs so a killed run resumes
-where it stopped and ends with the same metrics as an uninterrupted one. It
+where it stopped and ends with the same metrics as an uninterrupted one. A
+checkpoint is resumed only by the same spec and code fingerprint (see
+:class:`~replication.train.checkpoint.RunCheckpoint`); a completed run deletes it.
+A NaN/inf loss stops the run without metrics; a finite run whose loss exploded is
+marked ``"diverged": true`` (criterion: :mod:`replication.train.guards`). It
 selects the epoch with the lowest *validation* error and reports that model's
 test error (the test set never takes part in selection).
 """
 from __future__ import annotations
 
 import copy
+import json
 import statistics
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -21,12 +26,14 @@ from replication.measure.provenance import config_hash, provenance, start_record
 from replication.models import build_model, count_parameters
 from replication.ode import NFECounter
 from replication.results import write_csv, write_json
-from replication.train.checkpoint import load_if_present, save_atomic
+from replication.train.checkpoint import RunCheckpoint, save_atomic
 from replication.train.classifier import StepRecord, evaluate, train_epoch, training_step
+from replication.train.guards import check_finite, divergence_criterion, diverged
 from replication.train.progress import report
 from replication.train.seeding import epoch_generator, seed_everything
 
 OUTPUT_FILES = ("metrics.json", "history.csv", "batches.csv", "provenance.json", "model.pt")
+CLASSES = 10  # MNIST
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -64,15 +71,18 @@ def run_classifier(
     schedule = torch.optim.lr_scheduler.MultiStepLR(
         optimizer, milestones=list(training.lr_milestones), gamma=training.lr_gamma)
 
-    checkpoint_path = checkpoint_root / run_key(spec) / "last.pt"
-    state = load_if_present(checkpoint_path)
+    checkpoint = RunCheckpoint(checkpoint_root / run_key(spec) / "last.pt",
+                               spec_hash=config_hash(spec), code_fingerprint=code_fingerprint,
+                               log=report)
+    state = checkpoint.load()
     if state is None:
         state = {"epoch": 0, "history": [], "batches": [], "best": None}
     else:
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         schedule.load_state_dict(state["schedule"])
-        report(f"resuming {run_key(spec)} after epoch {state['epoch']} from {checkpoint_path}")
+        report(f"resuming {run_key(spec)} after epoch {state['epoch']} from {checkpoint.path}")
+    name = f"run {spec['model']}/seed{seed}"
 
     batch_count = len(data.train) // training.batch_size
     for epoch in range(state["epoch"] + 1, training.epochs + 1):
@@ -80,10 +90,11 @@ def run_classifier(
         batches = training_batches(data.train, batch_size=training.batch_size,
                                    generator=epoch_generator(seed, epoch), augment=training.augment)
         records = train_epoch(model, optimizer, batches, batch_count=batch_count, device=device,
-                              description=f"{spec['model']} s{seed} epoch {epoch}/{training.epochs}")
+                              description=f"{name} epoch {epoch}/{training.epochs}")
         schedule.step()
         validation = evaluate(model, evaluation_batches(data.validation,
                               batch_size=training.eval_batch_size), device=device)
+        check_finite(validation.loss, where=f"{name} epoch {epoch}/{training.epochs}, validation")
         row = _epoch_row(epoch, lr, records, validation)
         state["history"].append(row)
         state["batches"].extend(
@@ -93,7 +104,7 @@ def run_classifier(
                              "model": copy.deepcopy(model.state_dict())}
         state.update(epoch=epoch, model=model.state_dict(), optimizer=optimizer.state_dict(),
                      schedule=schedule.state_dict())
-        save_atomic(state, checkpoint_path)
+        checkpoint.save(state)
         report(
             f"epoch {epoch}/{training.epochs} lr {lr:.4g} train loss {row['train_loss']:.4f} "
             f"train err {row['train_error']:.4f} val err {validation.error:.4f} "
@@ -106,11 +117,13 @@ def run_classifier(
     write_csv(out_dir / "history.csv", state["history"])
     write_csv(out_dir / "batches.csv", state["batches"])
     # The selected (lowest validation error) weights, for analyses that must not retrain.
-    save_atomic({"spec": spec, "epoch": state["best"]["epoch"], "model": state["best"]["model"]},
-                out_dir / "model.pt")
+    # The spec as JSON text: model.pt holds only tensors and plain data (loaded weights_only).
+    save_atomic({"spec": json.dumps(spec, sort_keys=True), "epoch": state["best"]["epoch"],
+                 "model": state["best"]["model"]}, out_dir / "model.pt")
     write_json(out_dir / "provenance.json", provenance(
         spec=spec, code_fingerprint=code_fingerprint, device=str(device), started=started))
     write_json(out_dir / "metrics.json", metrics)  # last: its presence marks a complete run
+    checkpoint.discard()  # a forced rerun of a completed run trains from scratch
     return metrics
 
 
@@ -140,6 +153,7 @@ def _final_metrics(spec, model, optimizer, data, state, training: Training, devi
     last = history[-1]
     test_last = evaluate(model, evaluation_batches(data.test, batch_size=training.eval_batch_size),
                          device=device)
+    check_finite(test_last.loss, where=f"run {spec['model']}/seed{spec['seed']}, test")
     best = state["best"]
     if best["epoch"] == last["epoch"]:
         test_best = test_last
@@ -148,6 +162,8 @@ def _final_metrics(spec, model, optimizer, data, state, training: Training, devi
         selected.load_state_dict(best["model"])
         test_best = evaluate(selected, evaluation_batches(
             data.test, batch_size=training.eval_batch_size), device=device)
+        check_finite(test_best.loss, where=f"run {spec['model']}/seed{spec['seed']}, test "
+                     f"(selected epoch {best['epoch']})")
     memory = _training_step_memory(model, optimizer, data, training, device)
     return {
         "experiment": "classify",
@@ -177,6 +193,9 @@ def _final_metrics(spec, model, optimizer, data, state, training: Training, devi
         "test_size": len(data.test),
         "batch_size": training.batch_size,
         "config_hash": config_hash(spec),
+        # True: the loss exploded (finite); consumers show the run as diverged, not as a number
+        "diverged": diverged(last["train_loss"], classes=CLASSES),
+        "divergence_criterion": divergence_criterion(CLASSES),
     }
 
 

@@ -8,6 +8,7 @@ reference is accurate far below the float32 rounding level.
 """
 from __future__ import annotations
 
+import json
 import statistics
 import time
 from pathlib import Path
@@ -17,6 +18,7 @@ import torch
 from replication.data.mnist import load_mnist, to_float
 from replication.models import build_model
 from replication.ode import CountedFunction, integrate
+from replication.train.checkpoint import load_weights
 
 
 def tolerance_sweep(
@@ -79,8 +81,8 @@ def sweep_trained_odenet(
     ODE block is solved at that tolerance (the paper's "switch to a lower accuracy at
     test time" trade-off).
     """
-    saved = torch.load(weights, map_location="cpu", weights_only=False)
-    spec = saved["spec"]
+    saved = load_weights(weights)  # weights_only=True: a crafted file is refused, never run
+    spec = saved["spec"] if isinstance(saved["spec"], dict) else json.loads(saved["spec"])
     model = build_model(spec["model"], **spec["architecture"])
     model.load_state_dict(saved["model"])
     model = model.double().to(device).eval()

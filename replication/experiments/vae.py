@@ -10,7 +10,8 @@ reported, in nats (and bits per dimension for Frey Faces).
 
 Every epoch is checkpointed outside the declared outputs, with the random number
 generator's state, so a killed run resumes where it stopped and ends with the same
-numbers as an uninterrupted one.
+numbers as an uninterrupted one; only the same spec and code fingerprint resume a checkpoint
+(:class:`~replication.train.checkpoint.RunCheckpoint`), and a completed run deletes it.
 """
 from __future__ import annotations
 
@@ -29,7 +30,7 @@ from replication.measure.provenance import config_hash, provenance, start_record
 from replication.models import count_parameters
 from replication.ode import NFECounter
 from replication.results import write_csv, write_json
-from replication.train.checkpoint import load_if_present, save_atomic
+from replication.train.checkpoint import RunCheckpoint
 from replication.train.progress import report
 from replication.train.seeding import epoch_generator, seed_everything
 from replication.train.vae import evaluate, train_epoch, training_step, warmup_beta
@@ -99,15 +100,17 @@ def run_vae(
                          f"known: {', '.join(OPTIMIZERS)}") from None
     optimizer = optimizer_class(model.parameters(), lr=training.lr, eps=training.eps)
 
-    checkpoint_path = checkpoint_root / run_key(spec) / "last.pt"
-    state = load_if_present(checkpoint_path)
+    checkpoint = RunCheckpoint(checkpoint_root / run_key(spec) / "last.pt",
+                               spec_hash=config_hash(spec), code_fingerprint=code_fingerprint,
+                               log=report)
+    state = checkpoint.load()
     if state is None:
         state = {"epoch": 0, "history": [], "best": None, "epochs_without_improvement": 0}
     else:
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         torch.set_rng_state(state["rng"])
-        report(f"resuming {run_key(spec)} after epoch {state['epoch']} from {checkpoint_path}")
+        report(f"resuming {run_key(spec)} after epoch {state['epoch']} from {checkpoint.path}")
 
     batch_count = len(data.train) // training.batch_size
     if batch_count == 0:
@@ -133,7 +136,7 @@ def run_vae(
             state["epochs_without_improvement"] += 1
         state.update(epoch=epoch, model=model.state_dict(), optimizer=optimizer.state_dict(),
                      rng=torch.get_rng_state())
-        save_atomic(state, checkpoint_path)
+        checkpoint.save(state)
         report(f"{name} epoch {epoch}/{training.max_epochs} beta {beta:.3g} "
                f"train loss {row['train_loss']:.3f} val -ELBO {validation.neg_elbo:.3f} "
                f"NFE-F {row['nfe_forward_per_batch']:.1f} NFE-B {row['nfe_backward_per_batch']:.1f}"
@@ -145,6 +148,7 @@ def run_vae(
     write_json(out_dir / "provenance.json", provenance(
         spec=spec, code_fingerprint=code_fingerprint, device=str(device), started=started))
     write_json(out_dir / "metrics.json", metrics)  # last: its presence marks a complete run
+    checkpoint.discard()  # a forced rerun of a completed run trains from scratch
     return metrics
 
 

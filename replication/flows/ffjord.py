@@ -64,9 +64,9 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 from torch.nn import functional as F
-from torchdiffeq import odeint, odeint_adjoint
 
 from replication.ode.counting import CountedFunction
+from replication.ode.solve import integrate
 from replication.ode.trace import exact_trace, hutchinson_trace, sample_noise
 
 _NONLINEARITIES = {"softplus": F.softplus, "tanh": torch.tanh}
@@ -200,11 +200,11 @@ class CNF(nn.Module):
         kwargs = dict(method=self.method, rtol=self.rtol, atol=self.atol)
         try:
             if self.gradient == "adjoint" and torch.is_grad_enabled():
-                # integrate() in replication.ode takes no adjoint_params, hence the direct call.
                 params = tuple(self.odefunc.parameters()) + tuple(solve.extra)
-                zs, ls = odeint_adjoint(func, state0, s, adjoint_params=params, **kwargs)
+                zs, ls = integrate(func, state0, s, gradient="adjoint", adjoint_params=params,
+                                   **kwargs)
             else:
-                zs, ls = odeint(func, state0, s, **kwargs)
+                zs, ls = integrate(func, state0, s, gradient="backprop", **kwargs)
         finally:
             self.odefunc.dynamics.solve = None  # _BoundSolve re-binds for the adjoint's backward
         # Integrating backwards in t accumulates −∫tr, i.e. log|det ∂z_0/∂z_T|, as required.

@@ -9,6 +9,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from replication.ode import NFECounter
+from replication.train.guards import check_finite
 from replication.train.progress import progress_bar
 
 
@@ -56,12 +57,14 @@ def train_epoch(
     model: nn.Module, optimizer: torch.optim.Optimizer, batches, *, batch_count: int,
     device: torch.device, description: str,
 ) -> list[StepRecord]:
+    """Train one epoch; *description* names the run and epoch (it also names a NaN/inf loss)."""
     model.train()
     counter = NFECounter(model)
     records = []
     with progress_bar(batch_count, description) as bar:
         for images, labels in batches:
             record = training_step(model, optimizer, images.to(device), labels.to(device), counter)
+            check_finite(record.loss, where=f"{description}, batch {len(records) + 1}/{batch_count}")
             records.append(record)
             bar.set_postfix(loss=f"{record.loss:.3f}", nfe_f=record.nfe_forward,
                             nfe_b=record.nfe_backward, refresh=False)

@@ -12,6 +12,7 @@ import torch
 from torch import nn
 
 from replication.ode import NFECounter
+from replication.train.guards import check_finite
 from replication.train.progress import progress_bar
 from replication.vae.objective import negative_elbo
 
@@ -74,10 +75,7 @@ def train_epoch(
     with progress_bar(batch_count, description) as bar:
         for images in batches:
             record = training_step(model, optimizer, images.to(device), beta=beta, counter=counter)
-            if not torch.isfinite(torch.tensor(record.loss)):
-                raise FloatingPointError(
-                    f"{description}: the training loss became {record.loss} at batch "
-                    f"{len(records) + 1}; lower the learning rate or check the data")
+            check_finite(record.loss, where=f"{description}, batch {len(records) + 1}/{batch_count}")
             records.append(record)
             bar.set_postfix(loss=f"{record.loss:.2f}", nfe_f=record.nfe_forward, refresh=False)
             bar.update()

@@ -54,6 +54,29 @@ def test_smoke_run_produces_table1_with_every_model(project):
     assert list((project / "logs" / "smoke" / "classify").glob("*.log")), "every job has a log"
 
 
+def test_every_smoke_classifier_beats_a_constant_predictor(project):
+    """A gate that can fail: each model's test accuracy exceeds the majority-class rate of the
+    test images it was scored on (0.137 for the smoke subset: predicting class 1 everywhere)."""
+    import collections
+    import json
+
+    from replication.data.mnist import load_mnist
+
+    config = yaml.safe_load((project / "config" / "config.yaml").read_text())
+    data = load_mnist(project / "data", **config["scales"]["smoke"]["classify"]["data"])
+    labels = data.test.labels.tolist()
+    majority = collections.Counter(labels).most_common(1)[0][1] / len(labels)
+    runs = sorted((project / "results" / "smoke" / "classify").glob("*/seed0/metrics.json"))
+    assert len(runs) == 6
+    below = {}
+    for path in runs:
+        metrics = json.loads(path.read_text())
+        assert metrics["test_size"] == len(labels) and metrics["diverged"] is False
+        if 1 - metrics["test_error"] <= majority:
+            below[metrics["model"]] = 1 - metrics["test_error"]
+    assert not below, f"no better than predicting the majority class ({majority:.4f}): {below}"
+
+
 def test_smoke_run_produces_figure3_and_memory_vs_depth(project):
     figures = project / "figures" / "smoke"
     for name in ("figure3.png", "figure3.pdf", "memory_depth.png", "memory_depth.pdf"):
@@ -150,3 +173,33 @@ def test_cuda_jobs_request_a_gpu(project, mirror):
     assert gpu_jobs.count("train_classifier") == 18  # 6 models × 3 seeds
     assert gpu_jobs.count("train_vae") == 84  # 7 flows × 4 datasets × 3 seeds
     assert gpu_jobs.count("ffjord_nfe") == 4  # latent sizes 16, 32, 48, 64
+
+
+def test_a_forced_rerun_never_resumes_a_checkpoint_of_other_code(project, mirror):
+    """`snakemake -R`: completed runs left no checkpoint, and a planted one of other code is refused.
+
+    Runs last in this file: it retrains the MLP (about 10 s) and then brings the tables up to date.
+    """
+    import torch
+
+    from replication.config import classify_runs
+    from replication.experiments.classify import run_key
+
+    checkpoints = project / "checkpoints" / "smoke" / "classify"
+    assert not list(checkpoints.rglob("*.pt")), "a completed run left its checkpoint behind"
+    config = yaml.safe_load((project / "config" / "config.yaml").read_text())
+    (spec,) = [s for s in classify_runs({**config, "scale": "smoke"}) if s["model"] == "mlp"]
+    planted = checkpoints / run_key(spec) / "last.pt"
+    planted.parent.mkdir(parents=True, exist_ok=True)
+    torch.save({"epoch": spec["training"]["epochs"], "history": [], "batches": [], "best": None,
+                "identity": {"spec_hash": run_key(spec).rsplit("-", 1)[1],
+                             "code_fingerprint": "made-by-other-code"}}, planted)
+    snakemake(project, "results/smoke/classify/mlp/seed0/metrics.json", "--forcerun",
+              "train_classifier", mirror=mirror)
+    log = (project / "logs" / "smoke" / "classify" / "mlp-seed0.log").read_text()
+    assert "restarting from scratch" in log and "made-by-other-code" in log
+    assert not re.search(r"^resuming ", log, re.M)
+    epochs = spec["training"]["epochs"]
+    assert re.search(rf"^epoch {epochs}/{epochs} ", log, re.M) and re.search(r"^epoch 1/", log, re.M)
+    assert not planted.exists()
+    snakemake(project, mirror=mirror)  # the table, claims and report again up to date
