@@ -10,6 +10,7 @@ import sys
 
 from replication.config import (ConfigError, check_command_line_overrides, classify_runs,
                                 validate_config)
+from replication.gpu_guard import stop_if_gpu_jobs_without_cuda
 from replication.workflow import ODE_MAX_STEPS_ENV
 
 configfile: "config/config.yaml"
@@ -39,6 +40,13 @@ include: "rules/analysis.smk"
 include: "rules/tables.smk"
 include: "rules/figures.smk"
 include: "rules/report.smk"
+
+
+onstart:
+    # Before the first job of a real run (never a dry run): jobs that need a GPU, on a machine
+    # without one, stop the whole run here with one message (replication/gpu_guard.py).
+    stop_if_gpu_jobs_without_cuda(workflow.dag.needrun_jobs(), scale=SCALE,
+                                  local=workflow.local_exec)
 
 
 DATA_NAMES = ["mnist", *sorted({NFE_VS_DIM["dataset"],

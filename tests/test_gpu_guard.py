@@ -38,3 +38,30 @@ def test_local_gpu_jobs_without_cuda_stop_with_one_message():
 def test_no_stop_where_the_jobs_can_run(case):
     stop_if_gpu_jobs_without_cuda(case["jobs"], scale="paper", local=case["local"],
                                   gpus=case["gpus"])
+
+
+@pytest.mark.workflow
+def test_the_full_replication_without_cuda_stops_before_fetching_anything(repo_root, tmp_path,
+                                                                          mirror):
+    """`snakemake --cores all` (scale: paper) on a machine without CUDA: one message, no job."""
+    import subprocess
+    import time
+
+    from replication.gpu_guard import cuda_gpu_count
+    from tests.workflow.conftest import SNAKEMAKE, copy_project, project_env
+
+    if cuda_gpu_count():
+        pytest.skip("this machine has a CUDA GPU: the paper scale would run")
+    project = copy_project(repo_root, tmp_path)
+    start = time.perf_counter()
+    done = subprocess.run([*SNAKEMAKE, "--cores", "all", "--config", f"data_mirror={mirror}"],
+                          cwd=project, env=project_env(project), capture_output=True, text=True,
+                          timeout=300)
+    seconds = time.perf_counter() - start
+    output = done.stdout + done.stderr
+    assert done.returncode != 0
+    assert "need a CUDA GPU" in output and "--config scale=cpu" in output, output[-2000:]
+    assert "train_vae" in output and "nothing was started" in output
+    assert not (project / "data").exists(), "a dataset was fetched before the stop"
+    assert not (project / "results").exists()
+    print(f"\nstopped after {seconds:.1f} s")
