@@ -82,5 +82,9 @@ class RunCheckpoint:
         save_atomic({**state, IDENTITY_KEY: dict(self.identity)}, self.path)
 
     def discard(self) -> None:
-        """Remove the checkpoint (after a completed run, or a mismatch)."""
+        """Remove the checkpoint (after a completed run, or a mismatch) and its folder if empty."""
         self.path.unlink(missing_ok=True)
+        try:
+            self.path.parent.rmdir()
+        except OSError:  # not empty, or already gone
+            pass
