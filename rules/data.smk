@@ -8,9 +8,9 @@
 # itself stages each copy next to its target and moves it into place only once verified.
 from replication.data.catalog import DATASET_NAMES
 
-# '' = $REPLICATION_DATA_MIRROR, else download. A param of the fetch jobs only: the jobs that read
-# a dataset take its manifest as an ancient input, so a changed mirror or data_dir re-verifies the
-# files and reruns nothing else.
+# '' = $REPLICATION_DATA_MIRROR, else download. Not a param: where the verified bytes come from does
+# not change them, so no rerun (a changed param of a fetch job would also hold back, in a dry run,
+# every job that reads the dataset). Quoted (:q) like every value that reaches a shell.
 MIRROR = config.get("data_mirror") or ""
 
 
@@ -32,10 +32,8 @@ for _dataset in DATASET_NAMES:
             dataset_manifest(_dataset),
         params:
             dataset=_dataset,
-            data_dir=DATA,
-            mirror=MIRROR,
         log:
             f"logs/data/fetch_{_dataset}.log",
         shell:
-            "python -m replication fetch {params.dataset:q} --data-dir {params.data_dir:q}"
-            " --mirror={params.mirror:q} --manifest {output:q} > {log:q} 2>&1"
+            "python -m replication fetch {params.dataset:q} --data-dir {DATA:q}"
+            " --mirror={MIRROR:q} --manifest {output:q} > {log:q} 2>&1"
