@@ -100,6 +100,14 @@ RUNS = "5 smoke runs (2 and 1 threads)"
 # VAE step: 10.5 MB under SSE4.1, 12.3 MB under AVX2, 15.3 MB under AVX-512, the -ELBO equal to 7
 # digits), so a band on it passes or fails by the machine CI lands on. The peak stays in every
 # result (``peak_memory_bytes``) and in the tables; it is not gated.
+# Adaptive-solver counters and trained classifiers are not bit-identical across CPUs: float
+# rounding differs with the kernels' instruction set, which can flip one dopri5 step's acceptance
+# or an image's predicted class. Measured by rerunning the whole smoke workflow on one machine
+# under three instruction-set settings (each checked against baselines from the first):
+ISA_RUNS = ("3 smoke runs: AVX-512; ONEDNN_MAX_CPU_ISA=AVX2 with ATEN_CPU_CAPABILITY=avx2; "
+            "SSE41 with default")
+DOPRI5_STEP = 6.0  # evaluations in one Dormand-Prince step: the unit NFE counts move in
+
 SAVED_REASON = ("bytes of the tensor storages autograd held for backward (measure/memory.py): "
                 "fixed by model, batch and gradient method; equal under SSE4.1, AVX2 and AVX-512 "
                 "and 1 or 2 threads (tests/test_memory_isa.py)")
@@ -110,12 +118,15 @@ TABLE1 = Table(
     keys=("model",),
     description="Neural ODE Table 1, one row per model",
     metrics=(
-        absolute("test_error_mean", 0.34,
-                 f"one test image of 300 is 0.333 pp; {RUNS}: identical"),
-        absolute("validation_error_mean", 0.34,
-                 f"one validation image of 300 is 0.333 pp; {RUNS}: identical"),
+        absolute("test_error_mean", 3.34,
+                 f"10 test images of 300; {RUNS}: identical on one machine, but the smoke "
+                 f"classifiers' training moves with the instruction set: {ISA_RUNS} gave up to 5 "
+                 "images (1.67 pp) apart; 10 images, twice that, still catches a model that "
+                 "stopped learning (chance is 86 % error, the smoke models ~70 %)"),
+        absolute("validation_error_mean", 3.34,
+                 f"10 validation images of 300; as the test error ({ISA_RUNS}: up to 5 apart)"),
         exact("parameters", "architecture: parameter counts are exact"),
-        exact("epochs", "protocol: smoke trains 2 epochs"),
+        exact("epochs", "protocol: smoke trains 3 epochs"),
         exact("train_size", "protocol: 192 training images"),
         exact("test_size", "protocol: 300 test images"),
         relative("nfe_forward_per_batch", 0.02,
@@ -135,9 +146,9 @@ TOLERANCE_SWEEP = Table(
     metrics=(
         exact("nfe_forward", f"dopri5 NFE at a fixed tolerance, fixed weights and images, "
               f"float64; {RUNS}: identical"),
-        relative("reference_nfe", 0.02,
-                 "the 1e-10 float64 reference solve: 2336 NFE with 2 threads (4 runs), 2324 with "
-                 "1 (0.5 %); 2 %"),
+        relative("reference_nfe", 0.05,
+                 "the 1e-10 float64 reference solve: 0.5 % apart with 1 and 2 threads, 3.1 % "
+                 f"across instruction sets ({ISA_RUNS}: 3272 vs 3374); 5 %"),
         relative("relative_error", 0.10,
                  "float64 error vs. the 1e-10 reference: identical with 2 threads (4 runs), up "
                  "to 2.9 % off with 1 (the reference moves); 10 %, far below the 3x per decade "
@@ -210,10 +221,11 @@ FFJORD_NFE = Table(
     keys=("latent_dim", "epoch"),
     description="FFJORD Figure 5: NFE per training batch of FFJORD VAEs, per latent size and epoch",
     metrics=(
-        relative("nfe_forward", 0.02,
-                 "dopri5 at 1e-5 with Hutchinson noise from a fixed seed, 1 thread; 2 % as for the "
-                 "VAE table"),
-        relative("nfe_backward", 0.02, "the adjoint's dopri5 at 1e-5; 2 % as NFE-F"),
+        absolute("nfe_forward", DOPRI5_STEP,
+                 "dopri5 at 1e-5 with Hutchinson noise from a fixed seed, 1 thread; the tiny "
+                 f"smoke flows sit where one step's acceptance flips with the instruction set "
+                 f"({ISA_RUNS}: means of 14 vs 17 and 17 vs 20): one dopri5 step (6 NFE)"),
+        absolute("nfe_backward", DOPRI5_STEP, "the adjoint's dopri5 at 1e-5; as NFE-F"),
         relative("train_loss", 0.001, "fixed seed, 1 thread; 0.1 % as the VAE table's -ELBO"),
     ),
 )

@@ -92,6 +92,15 @@ def counted_step(module, loss_of_forward, *, before=lambda: None):
 
 
 @pytest.mark.benchmark(group="ode-training-step")  # not timed; selected with -m benchmark
+def within_one_step(counts: tuple[int, int], expected: dict) -> bool:
+    """Exact on one machine; across CPUs one dopri5 step's acceptance can flip with the kernels'
+    instruction set (the FFJORD step: NFE-F 20 under AVX-512 and AVX2, 14 under SSE4.1), so each
+    count may differ from the committed one by at most one step (``slack`` evaluations, 6)."""
+    slack = expected.get("slack", 0)
+    return all(abs(got - expected[key]) <= slack
+               for got, key in zip(counts, ("nfe_forward", "nfe_backward")))
+
+
 @pytest.mark.parametrize("gradient, name", [("adjoint", "adjoint_step"),
                                             ("backprop", "backprop_step")])
 def test_nfe_of_one_training_step_is_exact(gradient, name):
@@ -101,7 +110,7 @@ def test_nfe_of_one_training_step_is_exact(gradient, name):
     step()
     expected = BANDS["counters"][name]
     assert counts[0] == counts[1], "the NFE of identical steps differ"
-    assert counts[0] == (expected["nfe_forward"], expected["nfe_backward"]), (
+    assert within_one_step(counts[0], expected), (
         f"{name}: NFE-F/NFE-B {counts[0]} vs committed {expected} (tests/benchmarks/bands.yaml; "
         f"dopri5 at rtol = atol = 1e-3, seed 0)")
 
@@ -152,7 +161,7 @@ def test_nfe_of_one_ffjord_step_is_exact(gradient, name):
     step()
     expected = BANDS["counters"][name]
     assert counts[0] == counts[1], "the NFE of identical steps differ"
-    assert counts[0] == (expected["nfe_forward"], expected["nfe_backward"]), (
+    assert within_one_step(counts[0], expected), (
         f"{name}: NFE-F/NFE-B {counts[0]} vs committed {expected} (tests/benchmarks/bands.yaml)")
 
 
