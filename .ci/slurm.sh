@@ -122,10 +122,14 @@ down() {
             slurmctld) pid="$(cat "$SLURM_DIR/slurmctld.pid" 2>/dev/null || true)" ;;
             munged) pid="$(cat /run/munge/munged.pid 2>/dev/null || pgrep -x munged || true)" ;;
         esac
-        [ -n "$pid" ] && kill "$pid" 2>/dev/null && log "stopped $name ($pid)"
+        if [ -n "$pid" ] && kill "$pid" 2>/dev/null; then
+            # wait for it to exit: slurmctld writes its state folder while it shuts down
+            for _ in $(seq 30); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
+            log "stopped $name ($pid)"
+        fi
     done
-    grep -qx conf "$SLURM_DIR/started" && rm -f "$CONF"
-    rm -rf "$SLURM_DIR"
+    if grep -qx conf "$SLURM_DIR/started"; then rm -f "$CONF"; fi
+    rm -rf "$SLURM_DIR" 2>/dev/null || { sleep 2; rm -rf "$SLURM_DIR"; }
 }
 
 case "${1:-}" in
