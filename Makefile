@@ -7,7 +7,7 @@
 # `make` runs the full replication where there is a CUDA GPU (scale: paper). Without one it runs
 # the cpu scale (full data, reduced epochs) and says so; it reads datasets from the mirror named
 # by MIRROR (default: $REPLICATION_DATA_MIRROR, else ../shared/data if present, else the canonical
-# URLs). Omniglot's chardata.mat is in no public mirror we know of: when the mirror lacks it and
+# URLs). Omniglot's chardata.mat is not in shared/data's mirror: when the mirror lacks it and
 # data/ has no verified copy, `make` excludes Omniglot and says so (the VAE table then marks it
 # "not run (excluded)"); EXCLUDE= (empty) tries the canonical URL instead, EXCLUDE=a,b names others.
 
