@@ -14,7 +14,13 @@ def test_rknet_memory_grows_with_depth_and_the_adjoints_does_not():
     points = pd.DataFrame(rows)
     memory = points.pivot(index="depth", columns="variant", values="peak_memory_bytes")
     assert memory.loc[16, "rknet"] > 2 * memory.loc[1, "rknet"]
-    assert memory.loc[16, "adjoint"] < 1.05 * memory.loc[1, "adjoint"]
+    # What the model keeps for backward is exact: constant for the adjoint, growing for backprop.
+    # The allocator's peak also holds library workspace, which moved by 10 % between depths in
+    # one run under ONEDNN_MAX_CPU_ISA=SSE41 (and not in another): only its fitted slope, relative
+    # to the RK-Net's, is judged below.
+    saved = points.pivot(index="depth", columns="variant", values="saved_tensor_bytes")
+    assert saved.loc[1, "adjoint"] == saved.loc[4, "adjoint"] == saved.loc[16, "adjoint"] > 0
+    assert saved.loc[16, "rknet"] > 4 * saved.loc[1, "rknet"]
     nfe = points.set_index(["variant", "depth"])
     assert nfe.loc[("rknet", 16), "nfe_forward"] == 64 and nfe.loc[("rknet", 16), "nfe_backward"] == 0
     assert nfe.loc[("adjoint", 16), "nfe_backward"] == 64
