@@ -104,18 +104,18 @@ def test_baselines_state_tolerance_and_reason_next_to_every_value(baselined):
     assert error["baseline"].iloc[0] == 12.333333333333334  # floats round-trip exactly
 
 
-def test_test_error_plus_four_points_is_caught_and_named(baselined):
-    perturb(baselined, TABLE1, "test_error_mean", add=4.0, row="model=odenet")
+def test_test_error_plus_eight_points_is_caught_and_named(baselined):
+    perturb(baselined, TABLE1, "test_error_mean", add=8.0, row="model=odenet")
     drift = only_drift(check(baselined, scale=SCALE), "test_error_mean")
     assert drift.table == "table1" and drift.row == "model=odenet" and drift.verdict == "drift"
-    for text in ("table1", "model=odenet", "test_error_mean", "new 16.3333", "baseline 12.3333",
-                 "±3.34 absolute"):
+    for text in ("table1", "model=odenet", "test_error_mean", "new 20.3333", "baseline 12.3333",
+                 "±6.67 absolute"):
         assert text in drift.message, drift.message
 
 
-def test_five_images_of_test_error_are_within_tolerance(baselined):
-    """The largest spread seen across instruction sets (spec.ISA_RUNS) passes."""
-    perturb(baselined, TABLE1, "test_error_mean", add=500 / 300, row="model=odenet")
+def test_twelve_images_of_test_error_are_within_tolerance(baselined):
+    """The largest spread seen across instruction sets (12 images, spec.TABLE1's reason) passes."""
+    perturb(baselined, TABLE1, "test_error_mean", add=1200 / 300, row="model=odenet")
     assert check(baselined, scale=SCALE).ok
 
 
@@ -317,7 +317,7 @@ def test_commands_update_then_check_then_catch(tmp_path, capsys, monkeypatch):
     assert str(Path("results") / "baselines" / SCALE / "table1.csv") in written
     assert run_command(["check-baselines"]) == 0
     assert capsys.readouterr().out == ""
-    perturb(root, TABLE1, "test_error_mean", add=4.0, row="model=odenet")
+    perturb(root, TABLE1, "test_error_mean", add=8.0, row="model=odenet")
     perturb(root, TABLE1, "nfe_forward_per_batch", factor=1.3, row="model=odenet")
     tidy = tmp_path / "comparison.csv"
     assert run_command(["check-baselines", "--table", str(tidy)]) == 1
