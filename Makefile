@@ -26,7 +26,7 @@ LOCK := $(if $(shell command -v nvidia-smi 2>/dev/null),envs/cuda.txt,envs/cpu.l
 STAMP := $(VENV)/.installed-$(notdir $(LOCK))
 BIN := $(VENV)/bin
 
-.PHONY: replicate test env browser help
+.PHONY: replicate test lint env browser help
 
 help:
 	@sed -n '1,12p' Makefile
@@ -57,12 +57,18 @@ replicate: $(STAMP)
 	fi; \
 	$(BIN)/snakemake "$${args[@]}"
 
-# The report test opens REPORT.html in a real headless browser: Debian's Chromium.
+# The report test opens REPORT.html in a real headless browser: Debian's Chromium, driven by Playwright
+# (tests/support/browser.py), which downloads no browser of its own.
 browser:
 	@command -v chromium >/dev/null || { \
 	    if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
 	    else echo "make: the report test needs Chromium: sudo apt-get install chromium" >&2; exit 1; fi; }
 
-test: $(STAMP) browser
+# The workflow's own checks first (the Snakemake workflow template's CI): format, then lint.
+lint: $(STAMP)
+	$(BIN)/snakefmt --check Snakefile rules
+	$(BIN)/snakemake --lint --config scale=smoke
+
+test: $(STAMP) browser lint
 	@if [ -n '$(MIRROR)' ]; then echo "data mirror: $(MIRROR)"; fi
 	REPLICATION_DATA_MIRROR='$(MIRROR)' $(BIN)/python -m pytest

@@ -1,5 +1,6 @@
-"""The suite's configuration: loading, validation against the JSON schema, and
-resolution of the selected scale into one specification per training run.
+"""The suite's configuration: loading, merging each scale's delta onto the full paper scale,
+validation against the JSON schema, and resolution of the selected scale into one
+specification per training run.
 
 Pure Python (no torch): the Snakefile imports it at parse time.
 """
@@ -82,8 +83,108 @@ def check_command_line_overrides(overrides) -> None:
         raise ConfigError(f"nested --config override of {', '.join(nested)}: {OVERLAY_ADVICE}")
 
 
+# The one full scale; the others are written as deltas onto it (materialize_scales).
+FULL_SCALE = "paper"
+# A delta's directive key: ``{$patch: delete}`` removes paper's key, ``{$patch: replace, ...}``
+# gives a value in full instead of merging it into paper's (the only way to add a key paper
+# lacks). The name and the two verbs are those of Kubernetes' strategic merge patch.
+PATCH = "$patch"
+_ABSENT = object()  # paper has no such key (or the delta deleted it)
+
+
+def _delta_error(scale: str, path: tuple, problem: str) -> ConfigError:
+    where = _key_path(("scales", scale, *path))
+    layout = (f"scales.{FULL_SCALE} is written in full and every other scale as the keys that "
+              f"differ from it" if scale == FULL_SCALE else
+              f"scales.{scale} is written as the keys that differ from scales.{FULL_SCALE}, "
+              f"merged onto it key by key (lists and values replace paper's)")
+    return ConfigError(f"config key {where}: {problem}. {layout}; see the comment above "
+                       f"`scales:` in {CONFIG_PATH}")
+
+
+def _merged(base, delta, *, scale: str, path: tuple):
+    """*delta* merged onto *base* (paper's value at *path*, or ``_ABSENT``); both left unchanged."""
+    if isinstance(delta, dict) and PATCH in delta:
+        directive = delta[PATCH]
+        rest = {key: value for key, value in delta.items() if key != PATCH}
+        if directive == "replace":
+            _refuse_directives(rest, scale=scale, path=path,
+                               reason=f"inside a value given with `{PATCH}: replace` (there is "
+                                      f"nothing of scales.{FULL_SCALE}'s to patch)")
+            return copy.deepcopy(rest)
+        if directive == "delete":
+            if rest:
+                raise _delta_error(scale, path, f"`{PATCH}: delete` takes no other keys, got "
+                                                f"{sorted(map(str, rest))}")
+            if base is _ABSENT:
+                raise _delta_error(scale, path, f"`{PATCH}: delete` of a key that "
+                                                f"scales.{FULL_SCALE} does not have")
+            return _ABSENT
+        raise _delta_error(scale, path, f"unknown `{PATCH}` directive {directive!r}; use "
+                                        f"`{PATCH}: replace` or `{PATCH}: delete`")
+    if base is _ABSENT:
+        raise _delta_error(scale, path, f"scales.{FULL_SCALE} has no such key (check its "
+                                        f"spelling; to add a key that paper lacks, give its whole "
+                                        f"value with `{PATCH}: replace`)")
+    if isinstance(delta, dict) and isinstance(base, dict):
+        merged = {}  # paper's keys in paper's order, then any the delta adds, in its order
+        for key in [*base, *(key for key in delta if key not in base)]:
+            value = (_merged(base.get(key, _ABSENT), delta[key], scale=scale, path=(*path, key))
+                     if key in delta else copy.deepcopy(base[key]))
+            if value is not _ABSENT:
+                merged[key] = value
+        return merged
+    return copy.deepcopy(delta)
+
+
+def _refuse_directives(value, *, scale: str, path: tuple, reason: str) -> None:
+    """Raise if *value* holds a ``$patch`` key anywhere: a value given in full patches nothing."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if key == PATCH:
+                raise _delta_error(scale, path, f"`{PATCH}` {reason}")
+            _refuse_directives(item, scale=scale, path=(*path, key), reason=reason)
+    elif isinstance(value, list):
+        for item in value:
+            _refuse_directives(item, scale=scale, path=path, reason=reason)
+
+
+def materialize_scales(config: dict) -> dict:
+    """A new config whose ``scales`` holds every scale in full; *config* is left unchanged.
+
+    config/config.yaml writes ``scales.paper`` in full and every other scale as a delta: the
+    keys whose values differ from paper's. Each delta is merged onto a deep copy of paper:
+    mappings merge key by key, recursively; lists and scalars replace paper's. A delta key that
+    paper lacks is an error naming it (a misspelt key would otherwise be silently ignored or
+    added); ``{$patch: delete}`` removes paper's key, ``{$patch: replace, ...}`` gives a mapping
+    in full (it may then add keys paper lacks). Call it once, right after reading the file and
+    before validating (the schema checks the merged scales): a second call would merge the
+    already full sections again, which fails where a scale replaced or deleted paper's keys.
+
+    A config without a mapping ``scales.paper`` is returned as a copy, unmerged, for
+    :func:`validate_config` to name what is missing.
+    """
+    merged = copy.deepcopy(config)
+    scales = config.get("scales")
+    if not isinstance(scales, dict) or not isinstance(scales.get(FULL_SCALE), dict):
+        return merged
+    full = scales[FULL_SCALE]
+    _refuse_directives(full, scale=FULL_SCALE, path=(),
+                       reason=f"in the full section (scales.{FULL_SCALE} is merged onto nothing)")
+    for scale, delta in scales.items():
+        if scale == FULL_SCALE or not isinstance(delta, dict):
+            continue  # paper as written; a non-mapping is the schema's to name
+        section = _merged(full, delta, scale=str(scale), path=())
+        if section is _ABSENT:
+            del merged["scales"][scale]
+        else:
+            merged["scales"][scale] = section
+    return merged
+
+
 def load_config(path: str | Path = CONFIG_PATH, *, overrides: dict | None = None) -> dict:
-    """Read a config file, apply top-level *overrides* (like ``--config k=v``), validate.
+    """Read a config file, apply top-level *overrides* (like ``--config k=v``), merge every
+    scale's delta onto paper (:func:`materialize_scales`), validate the merged config.
 
     A missing, empty or non-mapping file raises :class:`ConfigError` saying so.
     """
@@ -100,68 +201,6 @@ def load_config(path: str | Path = CONFIG_PATH, *, overrides: dict | None = None
         raise ConfigError(f"config file {path} is {what}; it must hold the suite's configuration "
                           f"(see {CONFIG_PATH} and {SCHEMA_PATH})")
     config.update(overrides or {})
+    config = materialize_scales(config)
     validate_config(config)
     return config
-
-
-def classify_runs(config: dict) -> list[dict]:
-    """One resolved specification per (model, seed) of the selected scale.
-
-    A specification holds everything that determines a run's numbers, and nothing
-    else (no paths): its hash names the run's checkpoints and sits in its provenance.
-    """
-    scale = config["scale"]
-    section = config["scales"][scale]["classify"]
-    runs = []
-    for model, options in section["models"].items():
-        for seed in section["seeds"]:
-            runs.append({
-                "experiment": "classify",
-                "scale": scale,
-                "model": model,
-                "seed": seed,
-                "device": section["device"],
-                "data": copy.deepcopy(section["data"]),
-                "training": {**section["training"], **options.get("training", {})},
-                "architecture": dict(options.get("architecture", {})),
-            })
-    return runs
-
-
-def vae_runs(config: dict) -> list[dict]:
-    """One resolved specification per (dataset, flow, seed) of the selected scale's VAE table.
-
-    Datasets named in ``exclude_datasets`` are left out (the table marks them); a dataset's
-    own ``training``/``evaluation`` entries override single keys of the scale's, and a flow's
-    entries in ``flow_overrides`` override single keys of both (e.g. a cheaper importance-sampled
-    NLL for the FFJORD row at the cpu scale, whose exact trace costs D vjps per evaluation).
-    """
-    scale = config["scale"]
-    section = config["scales"][scale]["vae"]
-    excluded = set(config.get("exclude_datasets") or [])
-    runs = []
-    for dataset, options in section["datasets"].items():
-        if dataset in excluded:
-            continue
-        split_seeds = options.get("split_seeds")
-        for flow, flow_options in section["flows"].items():
-            flow_options = {**flow_options, **options.get("flow_options", {}).get(flow, {})}
-            overrides = section.get("flow_overrides", {}).get(flow, {})
-            for index, seed in enumerate(section["seeds"]):
-                runs.append({
-                    "experiment": "vae",
-                    "scale": scale,
-                    "dataset": dataset,
-                    "flow": flow,
-                    "seed": seed,
-                    "device": section["device"],
-                    "data": {**options["data"],
-                             "split_seed": split_seeds[index % len(split_seeds)]
-                             if split_seeds else None},
-                    "model": {**section["model"], "flow_options": dict(flow_options)},
-                    "training": {**section["training"], **options.get("training", {}),
-                                 **overrides.get("training", {})},
-                    "evaluation": {**section["evaluation"], **options.get("evaluation", {}),
-                                   **overrides.get("evaluation", {})},
-                })
-    return runs

@@ -1,48 +1,35 @@
-"""Which committed results were made by older code: each result folder's current fingerprint.
+"""Which committed results were made by older code: each record's current fingerprint.
 
-Every job records in its ``provenance.json`` (or ``<name>.provenance.json``) the fingerprint of
-the code it ran (:mod:`replication.fingerprint`), the one the Snakemake rules pass it from
-:mod:`replication.workflow`. :data:`RESULT_FINGERPRINTS` maps each result folder of
-``results/<scale>`` to the ``workflow`` function giving the fingerprint the current code would
-record there; :func:`stale_results` compares the two for every record under a results folder.
+Every job records in its ``provenance.json`` its spec and the fingerprint of the code it ran
+(:meth:`replication.experiments.base.Experiment.fingerprint`, the one the Snakemake rules pass
+it). :func:`current_fingerprint` finds the experiment whose job folder for that spec is the
+record's folder and asks it for the fingerprint the current code would record;
+:func:`stale_results` compares the two for every record under a results folder.
 
 A record is *stale* when its fingerprint differs from the current one, or when it records none;
-a record under no known folder is *unmapped* (reported too: nothing is silently skipped).
+a record under no experiment's job folder is *unmapped* (reported too: nothing is silently
+skipped).
 
-Pure Python (no torch): the claims, the tables and ``check-provenance`` use it.
+Pure Python (no torch): the claims, the tables and ``claims --check-provenance`` use it.
 """
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from fnmatch import fnmatchcase
 from functools import lru_cache
 from pathlib import Path, PurePosixPath
-from typing import Callable
 
-from replication import workflow as W
+from replication.experiments.registry import experiments
 
 STALE_NOTE = "stale: made by older code"
-
-# (glob over the record's path relative to results/<scale>, fingerprint from the path's parts)
-RESULT_FINGERPRINTS: tuple[tuple[str, Callable[[tuple[str, ...]], str]], ...] = (
-    ("classify/*/seed*/provenance.json", lambda p: W.classify_fingerprint(p[1])),
-    ("vae/*/*/seed*/provenance.json", lambda p: W.vae_fingerprint(p[2], p[1])),
-    ("article/*/seed*/provenance.json", lambda p: W.article_fingerprint()),
-    ("article/*/*/seed*/provenance.json", lambda p: W.article_fingerprint()),
-    ("figure3/tolerance_sweep.provenance.json", lambda p: W.tolerance_fingerprint()),
-    ("memory_depth/points.provenance.json", lambda p: W.memory_depth_fingerprint()),
-    ("ffjord/nfe_vs_dim/d*/provenance.json", lambda p: W.nfe_vs_dim_fingerprint()),
-    ("ffjord/toy/*/provenance.json", lambda p: W.toy_density_fingerprint()),
-    ("ffjord/trace_cost/provenance.json", lambda p: W.trace_cost_fingerprint()),
-)
+RECORD = "provenance.json"
 
 
 @dataclass(frozen=True)
 class RecordState:
     path: str  # relative to the results folder
     recorded: str | None
-    current: str | None  # None: no folder of RESULT_FINGERPRINTS matches
+    current: str | None  # None: no experiment's job folder matches
 
     @property
     def stale(self) -> bool:
@@ -54,26 +41,31 @@ class RecordState:
 
     def describe(self) -> str:
         if self.unmapped:
-            return f"{self.path}: no known fingerprint for this folder (add it to " \
-                   "replication/staleness.py RESULT_FINGERPRINTS)"
+            return (f"{self.path}: no experiment puts a job with this record's spec here "
+                    "(a result of removed code, or a damaged record: rerun or delete it)")
         recorded = self.recorded or "none recorded"
         return f"{self.path}: {STALE_NOTE} (recorded {recorded}, current code {self.current})"
 
 
-def current_fingerprint(relative: str | PurePosixPath) -> str | None:
-    """The fingerprint the current code records at *relative* (None: not a known folder)."""
-    relative = PurePosixPath(relative)
-    for pattern, fingerprint in RESULT_FINGERPRINTS:
-        if len(relative.parts) == len(PurePosixPath(pattern).parts) and fnmatchcase(
-                str(relative), pattern):
-            return fingerprint(relative.parts)
+def current_fingerprint(relative: str | PurePosixPath, spec: dict) -> str | None:
+    """The fingerprint the current code records for *spec* at *relative* (None: no experiment
+    puts a job with this spec there)."""
+    folder = PurePosixPath(relative).parent.as_posix()
+    if PurePosixPath(relative).name != RECORD or not isinstance(spec, dict):
+        return None
+    for experiment in experiments():
+        try:
+            if experiment.job_dir(spec) == folder:
+                return experiment.fingerprint(spec)
+        except (KeyError, TypeError):  # a spec of another experiment
+            continue
     return None
 
 
 def _records(results: Path) -> list[Path]:
     if not results.is_dir():
         return []
-    return sorted(set(results.rglob("provenance.json")) | set(results.rglob("*.provenance.json")))
+    return sorted(results.rglob(RECORD))
 
 
 def provenance_states(results: Path | str) -> list[RecordState]:
@@ -83,10 +75,11 @@ def provenance_states(results: Path | str) -> list[RecordState]:
     for path in _records(results):
         relative = path.relative_to(results).as_posix()
         try:
-            recorded = json.loads(path.read_text()).get("code_fingerprint")
+            record = json.loads(path.read_text())
+            recorded, spec = record.get("code_fingerprint"), record.get("spec")
         except (OSError, ValueError, AttributeError):
-            recorded = None
-        states.append(RecordState(relative, recorded, current_fingerprint(relative)))
+            recorded, spec = None, None
+        states.append(RecordState(relative, recorded, current_fingerprint(relative, spec)))
     return states
 
 
@@ -112,3 +105,12 @@ def stale_run(run_dir: Path | str, results: Path | str) -> bool:
     """Whether the run folder *run_dir* (under *results*) was made by older code."""
     relative = Path(run_dir).resolve().relative_to(Path(results).resolve()).as_posix()
     return bool(stale_under(results, [relative]))
+
+
+def stale_record(record: dict, experiment) -> bool:
+    """Whether a run record (:func:`replication.collect.runs.run_record`) of *experiment* was
+    made by older code: its recorded fingerprint is not the one the experiment gives for its
+    spec now (a record without either is stale)."""
+    if not record.get("code_fingerprint") or not record.get("spec"):
+        return True
+    return record["code_fingerprint"] != experiment.fingerprint(record["spec"])

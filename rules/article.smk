@@ -1,20 +1,11 @@
-# Stage 2: the source article's own experiments (spec §4.1, claims A1–A4), as jobs like any other.
-import json
-
-from replication.article.commands import article_jobs, job_dir
-from replication.workflow import article_fingerprint
-
-ARTICLE = config["scales"][SCALE]["article"]
-ARTICLE_RUNS = {job_dir("results", spec): spec for spec in article_jobs(ARTICLE, scale=SCALE)}
-ARTICLE_CODE = article_fingerprint()
+# The seed article's own experiments (spec §4.1, claims A1–A4), as jobs like any other.
+ARTICLE = experiment("article")
+ARTICLE_SETTINGS = settings(ARTICLE.section)
+ARTICLE_JOBS = jobs_by_path(ARTICLE)
 
 
 wildcard_constraints:
     readout="[A-Za-z_]+",
-
-
-def article_spec(path):
-    return json.dumps(ARTICLE_RUNS[path], sort_keys=True)
 
 
 rule article_a1:
@@ -22,39 +13,36 @@ rule article_a1:
     input:
         dataset_files("mnist"),
     output:
-        metrics=f"{RESULTS}/article/a1/seed{{seed}}/metrics.json",
-        history=f"{RESULTS}/article/a1/seed{{seed}}/history.csv",
-        params=f"{RESULTS}/article/a1/seed{{seed}}/params.npz",
-        provenance=f"{RESULTS}/article/a1/seed{{seed}}/provenance.json",
-    params:
-        spec=lambda w: article_spec(f"{RESULTS}/article/a1/seed{w.seed}"),
-        code=ARTICLE_CODE,
-        out=lambda w, output: os.path.dirname(output.metrics),
+        **job_outputs(ARTICLE, "article/a1/seed{seed}", "history.csv", "params.npz"),
     log:
         f"{LOGS}/article/a1-seed{{seed}}.log",
+    conda:
+        CONDA_ENV
+    params:
+        **job_params(ARTICLE),
     shell:
-        "python -m replication article-a1 --spec {params.spec:q} --data-dir {DATA:q}"
-        " --out {params.out:q} --threads {threads} > {log:q} 2>&1"
+        "python -m replication run {params.experiment:q} --spec {params.spec:q}"
+        " --out {params.out:q}"
+        " --threads {threads} > {log:q} 2>&1"
 
 
 rule article_a2:
     """A2: A1's trained network at other step counts n and step sizes dt, no retraining."""
     input:
         dataset_files("mnist"),
-        params=rules.article_a1.output.params,
+        params=f"{RESULTS}/article/a1/seed{{seed}}/params.npz",
     output:
-        metrics=f"{RESULTS}/article/a2/seed{{seed}}/metrics.json",
-        rows=f"{RESULTS}/article/a2/seed{{seed}}/rows.csv",
-        provenance=f"{RESULTS}/article/a2/seed{{seed}}/provenance.json",
-    params:
-        spec=lambda w: article_spec(f"{RESULTS}/article/a2/seed{w.seed}"),
-        code=ARTICLE_CODE,
-        out=lambda w, output: os.path.dirname(output.metrics),
+        **job_outputs(ARTICLE, "article/a2/seed{seed}", "rows.csv"),
     log:
         f"{LOGS}/article/a2-seed{{seed}}.log",
+    conda:
+        CONDA_ENV
+    params:
+        **job_params(ARTICLE),
     shell:
-        "python -m replication article-a2 --spec {params.spec:q} --params {input.params:q}"
-        " --data-dir {DATA:q} --out {params.out:q} --threads {threads} > {log:q} 2>&1"
+        "python -m replication run {params.experiment:q} --spec {params.spec:q}"
+        " --out {params.out:q}"
+        " --threads {threads} > {log:q} 2>&1"
 
 
 rule article_a3:
@@ -62,21 +50,20 @@ rule article_a3:
     input:
         dataset_files("mnist"),
     output:
-        metrics=f"{RESULTS}/article/a3/seed{{seed}}/metrics.json",
-        batches=f"{RESULTS}/article/a3/seed{{seed}}/batches.csv",
-        provenance=f"{RESULTS}/article/a3/seed{{seed}}/provenance.json",
-    params:
-        spec=lambda w: article_spec(f"{RESULTS}/article/a3/seed{w.seed}"),
-        code=ARTICLE_CODE,
-        out=lambda w, output: os.path.dirname(output.metrics),
-    threads: ARTICLE["a3"]["threads"]
-    resources:
-        gpu=1 if ARTICLE["a3"]["device"] == "cuda" else 0,
+        **job_outputs(ARTICLE, "article/a3/seed{seed}", "batches.csv"),
     log:
         f"{LOGS}/article/a3-seed{{seed}}.log",
+    conda:
+        CONDA_ENV
+    threads: ARTICLE_SETTINGS["a3"]["threads"]
+    resources:
+        gpu=gpus(ARTICLE_SETTINGS["a3"]["device"]),
+    params:
+        **job_params(ARTICLE),
     shell:
-        "python -m replication article-a3 --spec {params.spec:q} --data-dir {DATA:q}"
-        " --out {params.out:q} --threads {threads} > {log:q} 2>&1"
+        "python -m replication run {params.experiment:q} --spec {params.spec:q}"
+        " --out {params.out:q}"
+        " --threads {threads} > {log:q} 2>&1"
 
 
 rule article_a4:
@@ -84,24 +71,23 @@ rule article_a4:
     input:
         dataset_files("mnist"),
     output:
-        metrics=f"{RESULTS}/article/a4/{{readout}}/seed{{seed}}/metrics.json",
-        batches=f"{RESULTS}/article/a4/{{readout}}/seed{{seed}}/batches.csv",
-        provenance=f"{RESULTS}/article/a4/{{readout}}/seed{{seed}}/provenance.json",
-    params:
-        spec=lambda w: article_spec(f"{RESULTS}/article/a4/{w.readout}/seed{w.seed}"),
-        code=ARTICLE_CODE,
-        out=lambda w, output: os.path.dirname(output.metrics),
-    threads: ARTICLE["a4"]["threads"]
-    resources:
-        gpu=1 if ARTICLE["a4"]["device"] == "cuda" else 0,
+        **job_outputs(ARTICLE, "article/a4/{readout}/seed{seed}", "batches.csv"),
     log:
         f"{LOGS}/article/a4-{{readout}}-seed{{seed}}.log",
+    conda:
+        CONDA_ENV
+    threads: ARTICLE_SETTINGS["a4"]["threads"]
+    resources:
+        gpu=gpus(ARTICLE_SETTINGS["a4"]["device"]),
+    params:
+        **job_params(ARTICLE),
     shell:
-        "python -m replication article-a4 --spec {params.spec:q} --data-dir {DATA:q}"
-        " --out {params.out:q} --threads {threads} > {log:q} 2>&1"
+        "python -m replication run {params.experiment:q} --spec {params.spec:q}"
+        " --out {params.out:q}"
+        " --threads {threads} > {log:q} 2>&1"
 
 
 rule article:
-    """Every article job of this scale."""
+    """`snakemake article`: every article job of this scale."""
     input:
-        [f"{run_dir}/metrics.json" for run_dir in ARTICLE_RUNS],
+        [f"{path}/metrics.json" for path in ARTICLE_JOBS],

@@ -1,4 +1,4 @@
-# Stage 1: datasets, copied from a mirror or downloaded, verified by their published checksums.
+# Datasets, copied from a mirror or downloaded, verified by their published checksums.
 #
 # The data files are never Snakemake outputs: Snakemake deletes a job's outputs before it reruns
 # the job and after the job fails, so a forced rerun (-R fetch_mnist) or a failed fetch (a
@@ -6,21 +6,14 @@
 # written after every file of the dataset is in place and verified; jobs that read a dataset
 # take its manifest as (ancient) input, and the loaders verify the files they read. The fetch
 # itself stages each copy next to its target and moves it into place only once verified.
-from replication.data.catalog import DATASET_NAMES
-
-# '' = $REPLICATION_DATA_MIRROR, else download. Not a param: where the verified bytes come from does
-# not change them, so no rerun (a changed param of a fetch job would also hold back, in a dry run,
-# every job that reads the dataset). Quoted (:q) like every value that reaches a shell.
-MIRROR = config.get("data_mirror") or ""
-
-
-def dataset_manifest(name):
-    return f"{DATA}/manifests/{name}.json"
-
-
-def dataset_files(name):
-    """Dataset `name` as a rule input: its manifest (ancient: re-verifying triggers no rerun)."""
-    return ancient(dataset_manifest(name))
+DATA_NAMES = sorted(
+    {
+        "mnist",
+        settings("nfe_vs_dim")["dataset"],
+        *(spec["dataset"] for spec in experiment("vae_table").jobs(config)),
+    },
+    key=lambda name: (name != "mnist", name),
+)
 
 
 for _dataset in DATASET_NAMES:
@@ -30,10 +23,29 @@ for _dataset in DATASET_NAMES:
             f"fetch_{_dataset}"
         output:
             dataset_manifest(_dataset),
-        params:
-            dataset=_dataset,
         log:
             f"logs/data/fetch_{_dataset}.log",
+        conda:
+            CONDA_ENV
+        params:
+            dataset=_dataset,
         shell:
-            "python -m replication fetch {params.dataset:q} --data-dir {DATA:q}"
-            " --mirror={MIRROR:q} --manifest {output:q} > {log:q} 2>&1"
+            "python -m replication fetch {params.dataset:q} --manifest {output:q} > {log:q} 2>&1"
+
+
+rule data:
+    """`snakemake data`: fetch and verify every dataset this scale reads, and nothing else.
+
+    No output, so it runs on every call: it re-verifies the files already present (a corrupted
+    one is replaced by a verified copy, or reported) after the fetch jobs made the manifests.
+    """
+    input:
+        [dataset_manifest(name) for name in DATA_NAMES],
+    log:
+        "logs/data/verify.log",
+    conda:
+        CONDA_ENV
+    params:
+        datasets=DATA_NAMES,
+    shell:
+        "python -m replication fetch {params.datasets:q} 2>&1 | tee {log:q}"

@@ -1,7 +1,6 @@
 """The article's experiments (A1–A4): the NumPy network, its updates, the torch snippets, jobs."""
 from __future__ import annotations
 
-import argparse
 import json
 import math
 
@@ -9,13 +8,18 @@ import numpy as np
 import pytest
 import torch
 
-from replication.article import numpy_net as net
-from replication.article import run
-from replication.article.commands import add_commands
-from replication.article.data import load_article_mnist, normalise_numpy
-from replication.article.torch_snippets import (
-    FFJORDClassifier, log_density_effect, train_cnf_classifier, train_ffjord_classifier)
+from replication.cli import build_parser
+from replication.experiments.article import numpy_net as net
+from replication.experiments.article import run
+from replication.experiments.article.data import load_article_mnist, normalise_numpy
+from replication.experiments.article.torch_snippets import (
+    FFJORDClassifier,
+    log_density_effect,
+    train_cnf_classifier,
+    train_ffjord_classifier,
+)
 from replication.results import read_json
+from tests.support.jobs import run_experiment
 
 ARTICLE = {"steps": 20, "dt": 0.002}
 FAST_SOLVER = {"method": "dopri5", "rtol": 1e-3, "atol": 1e-3, "options": None}
@@ -113,7 +117,7 @@ def test_deferred_update_keeps_w2_and_differs_from_as_written(mnist):
 def test_a1_job_writes_files_and_a2_reproduces_its_accuracy(mnist_root, tmp_path):
     spec = {"experiment": "a1", "seed": 0, "scale": "smoke", "train_subset": 200,
             "test_subset": 300, "log_every": 50}
-    metrics = run.run_a1(spec, data_dir=mnist_root, out_dir=tmp_path / "a1")
+    metrics = run_experiment("article", spec, tmp_path / "a1", data_dir=mnist_root)
     for name in ("metrics.json", "provenance.json", "params.npz", "history.csv"):
         assert (tmp_path / "a1" / name).is_file()
     saved = read_json(tmp_path / "a1" / "metrics.json")
@@ -123,9 +127,9 @@ def test_a1_job_writes_files_and_a2_reproduces_its_accuracy(mnist_root, tmp_path
     assert read_json(tmp_path / "a1" / "provenance.json")["seed"] == 0
 
     settings = [[20, 0.002], [0, 0.002], [40, 0.001], [20, 0.1]]
-    a2 = run.run_a2({"experiment": "a2", "seed": 0, "settings": settings, "test_subset": 300},
-                    params_path=tmp_path / "a1" / "params.npz", data_dir=mnist_root,
-                    out_dir=tmp_path / "a2")
+    a2 = run_experiment("article", {"experiment": "a2", "seed": 0, "settings": settings,
+                                    "test_subset": 300, "params": "a1/params.npz"},
+                        tmp_path / "a2", data_dir=mnist_root)
     rows = {(r["n"], r["dt"]): r for r in a2["rows"]}
     assert rows[(20, 0.002)]["accuracy"] == metrics["test_accuracy"]
     assert rows[(20, 0.002)]["T"] == pytest.approx(0.04)
@@ -188,8 +192,7 @@ def test_ffjord_snippet_trains_a_few_steps(mnist):
 
 
 def test_torch_jobs_write_files_through_the_commands(mnist_root, tmp_path):
-    parser = argparse.ArgumentParser()
-    add_commands(parser.add_subparsers(dest="command", required=True))
+    parser = build_parser()
     tiny = {"seed": 1, "scale": "smoke", "train_subset": 64, "test_subset": 32,
             "batch_size": 16, "max_steps": 2, "eval_batch_size": 32}
     specs = {
@@ -200,7 +203,7 @@ def test_torch_jobs_write_files_through_the_commands(mnist_root, tmp_path):
     }
     for experiment, spec in specs.items():
         out = tmp_path / experiment
-        args = parser.parse_args([f"article-{experiment}", "--spec",
+        args = parser.parse_args(["run", "article", "--spec",
                                   json.dumps({"experiment": experiment, **spec}),
                                   "--data-dir", str(mnist_root), "--out", str(out)])
         args.handler(args)
@@ -213,7 +216,7 @@ def test_torch_jobs_write_files_through_the_commands(mnist_root, tmp_path):
 
 
 def test_article_jobs_expand_a_config_section_into_valid_specs():
-    from replication.article.commands import article_jobs, job_dir
+    from replication.experiments.article import article_jobs, job_dir
 
     torch_settings = {"seeds": [0, 1], "device": "cpu", "threads": 1, "epochs": 5,
                       "batch_size": 64, "max_steps": None, "train_subset": None,
@@ -235,4 +238,6 @@ def test_article_jobs_expand_a_config_section_into_valid_specs():
     for job in jobs:
         assert "threads" not in job and "seeds" not in job
         run.resolve(job, job["experiment"])
-    assert job_dir("results", a4[0]) == "results/cpu/article/a4/as_written/seed0"
+    assert job_dir(a4[0]) == "article/a4/as_written/seed0"
+    (a2, *_) = [j for j in jobs if j["experiment"] == "a2"]
+    assert a2["params"] == f"article/a1/seed{a2['seed']}/params.npz"  # A1's of the same seed

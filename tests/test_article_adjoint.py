@@ -5,9 +5,8 @@ import json
 
 import numpy as np
 
-from replication.article import numpy_net as net
-from replication.claims.verdicts import (NOT_REPRODUCED, REPRODUCED, evaluate_claims,
-                                         load_claims)
+from replication.claims.verdicts import NOT_REPRODUCED, REPRODUCED, evaluate_claims, load_claims
+from replication.experiments.article import numpy_net as net
 
 
 def test_update_cosines_are_one_where_the_rule_is_the_gradient_up_to_scale():

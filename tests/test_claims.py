@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import copy
 import json
 from pathlib import Path
@@ -11,7 +10,6 @@ import pandas as pd
 import pytest
 
 from replication.claims import sources as S
-from replication.claims.commands import add_commands
 from replication.claims.verdicts import (
     COLUMNS,
     CONSISTENT,
@@ -25,6 +23,7 @@ from replication.claims.verdicts import (
     load_claims,
     validate_registry,
 )
+from replication.cli import main
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -672,46 +671,18 @@ def test_committed_cpu_results_evaluate_without_error():
 
 
 def test_claims_command_writes_the_csv_and_rejects_a_bad_registry(tmp_path, capsys):
-    parser = argparse.ArgumentParser()
-    add_commands(parser.add_subparsers(dest="command", required=True))
-    out = tmp_path / "claims.csv"
-    args = parser.parse_args(
-        [
-            "claims",
-            "--results",
-            str(REPO_ROOT / "results" / "cpu"),
-            "--figures",
-            str(REPO_ROOT / "figures" / "cpu"),
-            "--scale",
-            "cpu",
-            "--out",
-            str(out),
-        ]
-    )
-    args.handler(args)
-    written = pd.read_csv(out)
+    status = main(["claims", "--scale", "cpu", "--results", str(REPO_ROOT / "results" / "cpu"),
+                   "--figures", str(REPO_ROOT / "figures" / "cpu"), "--out", str(tmp_path)])
+    assert status == 0
+    written = pd.read_csv(tmp_path / "claims.csv")
     assert list(written.columns) == COLUMNS and len(written) == len(load_claims())
     assert "claims at scale cpu" in capsys.readouterr().out
 
     bad = tmp_path / "bad.yaml"
     bad.write_text(json.dumps({"version": 1, "claims": [claim(comparison={"kind": "approx"})]}))
-    args = parser.parse_args(
-        [
-            "claims",
-            "--results",
-            str(tmp_path),
-            "--figures",
-            str(tmp_path),
-            "--scale",
-            "cpu",
-            "--out",
-            str(tmp_path / "x.csv"),
-            "--registry",
-            str(bad),
-        ]
-    )
-    with pytest.raises(SystemExit) as exited:
-        args.handler(args)
-    assert exited.value.code == 1
+    elsewhere = tmp_path / "x"
+    status = main(["claims", "--scale", "cpu", "--results", str(tmp_path), "--figures",
+                   str(tmp_path), "--out", str(elsewhere), "--registry", str(bad)])
+    assert status == 1
     assert "claim 'test.odenet.error', key 'comparison.tolerance'" in capsys.readouterr().err
-    assert not (tmp_path / "x.csv").exists()
+    assert not (elsewhere / "claims.csv").exists()

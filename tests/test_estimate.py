@@ -54,7 +54,7 @@ def test_totals_per_experiment_and_for_everything():
 
 
 def test_a_parameter_mismatch_is_flagged_and_named():
-    job = PlannedJob(experiment="vae", job="mnist iaf seed 0", shape="s", steps=10, batch_size=1,
+    job = PlannedJob(experiment="vae_table", job="mnist iaf seed 0", shape="s", steps=10, batch_size=1,
                      checks=(ParameterCheck(source="papers.md §7", exact=3_807_777),))
     row = row_for(job, Timing(parameters=3_396_897, seconds_per_step=1.0, timed_steps=1),
                   device="cpu")
@@ -68,17 +68,17 @@ def test_a_parameter_mismatch_is_flagged_and_named():
 
 def test_unknown_experiment_names_what_is_known():
     config = load_config(REPO_ROOT / "config" / "config.yaml", overrides={"scale": "smoke"})
-    with pytest.raises(ValueError, match="unknown experiment.*'tables'.*known: classify"):
-        plan(config, only=["classify", "tables"])
+    with pytest.raises(ValueError, match="unknown experiment.*'tables'.*known: table1"):
+        plan(config, only=["table1", "tables"])
 
 
 def test_paper_plan_lists_every_job_with_the_protocol_steps():
     config = load_config(REPO_ROOT / "config" / "config.yaml", overrides={"scale": "paper"})
-    jobs = plan(config, only=["classify", "vae"])
-    classify = [job for job in jobs if job.experiment == "classify"]
+    jobs = plan(config, only=["table1", "vae_table"])
+    classify = [job for job in jobs if job.experiment == "table1"]
     assert len(classify) == 18 and {job.steps for job in classify} == {160 * (55_000 // 128)}
     assert len({job.shape for job in classify}) == 6          # the seeds share a shape
-    vae = {job.job: job for job in jobs if job.experiment == "vae"}
+    vae = {job.job: job for job in jobs if job.experiment == "vae_table"}
     assert len(vae) == 4 * 7 * 3
     assert vae["binarized_mnist ffjord seed 1"].steps == 2000 * 500
     assert vae["freyfaces none seed 2"].steps == 2000 * (1565 // 100)
@@ -89,13 +89,13 @@ def test_the_verb_on_the_smoke_scale(tmp_path):
     out = tmp_path / "estimate"
     done = subprocess.run(
         [sys.executable, "-m", "replication", "estimate", "--scale", "smoke", "--steps", "1",
-         "--only", "classify", "toy_density", "--out", str(out), "--threads", "1"],
+         "--only", "table1", "toy_density", "--out", str(out), "--threads", "1"],
         capture_output=True, text=True, cwd=REPO_ROOT)
     assert done.returncode == 0, done.stderr
     with (out / "estimate.csv").open(newline="") as handle:
         rows = list(csv.DictReader(handle))
     assert tuple(rows[0]) == table.COLUMNS
-    assert [row["experiment"] for row in rows] == ["classify"] * 6 + ["toy_density"] * 4
+    assert [row["experiment"] for row in rows] == ["table1"] * 6 + ["toy_density"] * 4
     for row in rows:
         assert float(row["hours"]) == pytest.approx(
             float(row["seconds_per_step"]) * int(row["steps"]) / 3600)
@@ -118,13 +118,13 @@ def test_the_verb_rejects_an_unknown_experiment_before_timing(tmp_path):
         [sys.executable, "-m", "replication", "estimate", "--scale", "smoke", "--only", "vea",
          "--out", str(tmp_path / "o")], capture_output=True, text=True, cwd=REPO_ROOT)
     assert done.returncode != 0
-    assert "invalid choice: 'vea'" in done.stderr and "'vae'" in done.stderr
+    assert "invalid choice: 'vea'" in done.stderr and "'vae_table'" in done.stderr
     assert "Traceback" not in done.stderr
     assert not (tmp_path / "o").exists()
 
 
 def test_every_planner_is_registered():
-    assert set(PLANNERS) == {"classify", "figure3", "memory_depth", "vae", "nfe_vs_dim",
+    assert set(PLANNERS) == {"table1", "figure3", "memory_depth", "vae_table", "nfe_vs_dim",
                              "toy_density", "trace_cost", "article"}
 
 

@@ -56,7 +56,7 @@ def test_flow_nfe_equals_a_plain_odeint_over_zero_to_T(num_blocks, T, seed):
 
 
 def test_a_trained_T_gets_the_same_gradient_from_the_adjoint_and_backprop():
-    from replication.cnf.toy_density import ToyODENet
+    from replication.experiments.toy_density.run import ToyODENet
     from replication.flows.ffjord import CNF
 
     grads = []

@@ -5,9 +5,9 @@ import pytest
 import torch
 from torch import nn
 
-from replication.experiments.tolerance import tolerance_sweep
+from replication.experiments.figure3.plot import backward_forward_ratio, figure3
+from replication.experiments.figure3.run import tolerance_sweep
 from replication.ode import CountedFunction
-from replication.plots.figure3 import backward_forward_ratio, figure3
 from replication.plots.style import save_figure
 
 

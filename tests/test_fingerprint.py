@@ -4,12 +4,23 @@ import sys
 
 import pytest
 
+from replication.experiments.registry import experiment
 from replication.fingerprint import code_fingerprint, dependency_closure
-from replication.workflow import classify_fingerprint
+
+
+def classify_fingerprint(model: str) -> str:
+    (spec, *_) = [s for s in experiment("table1").jobs(_config()) if s["model"] == model]
+    return experiment("table1").fingerprint(spec)
+
+
+def _config() -> dict:
+    from replication.config import load_config
+
+    return load_config(overrides={"scale": "smoke"})
 
 
 def test_a_model_depends_on_its_own_module_and_not_on_the_others():
-    odenet = dependency_closure("replication.experiments.classify", "replication.models.odenet")
+    odenet = dependency_closure("replication.experiments.table1.run", "replication.models.odenet")
     assert "replication.models.odenet" in odenet
     assert "replication.ode.solve" in odenet
     assert "replication.models.resnet" not in odenet

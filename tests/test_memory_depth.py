@@ -2,8 +2,8 @@
 import pandas as pd
 import torch
 
-from replication.experiments.memory_depth import memory_vs_depth
-from replication.plots.memory import fit_slopes, memory_figure
+from replication.experiments.memory_depth.plot import fit_slopes, memory_figure
+from replication.experiments.memory_depth.run import memory_vs_depth
 from replication.plots.style import save_figure
 
 

@@ -28,8 +28,9 @@ from replication.regress.spec import MEMORY_DEPTH, VAE_TABLE
 # binarized-MNIST VAE without a flow, the same optimizer, a warm-up step, then the measured step.
 SMOKE_VAE_STEP = """
 import json, torch
-from replication.config import load_config, vae_runs
-from replication.experiments.vae import OPTIMIZERS, build_vae
+from replication.config import load_config
+from replication.experiments.vae_table import jobs as vae_runs
+from replication.experiments.vae_table.run import OPTIMIZERS, build_vae
 from replication.measure.memory import peak_memory
 from replication.measure.provenance import cpu_isa
 from replication.ode import NFECounter
@@ -111,7 +112,7 @@ def test_one_extra_saved_activation_is_flagged():
 
 
 def test_direct_backprop_where_the_adjoint_is_expected_is_flagged():
-    from replication.experiments.memory_depth import build_variant
+    from replication.experiments.memory_depth.run import build_variant
 
     images, labels = torch.rand(4, 1, 28, 28), torch.randint(0, 10, (4,))
 

@@ -1,7 +1,6 @@
 """FFJORD Figure 5 (NFE vs latent size): a real tiny run, resume, the table, the figure, the CLI."""
 from __future__ import annotations
 
-import argparse
 import copy
 import json
 
@@ -9,11 +8,13 @@ import pandas as pd
 import pytest
 import torch
 
-from replication.cnf import nfe_vs_dim
-from replication.cnf.nfe_commands import add_commands
+from replication.cli import build_parser
 from replication.config import load_config
 from replication.data.images import ImageDataset
-from replication.plots.nfe_vs_dim import nfe_vs_dim_figure, read_nfe_table
+from replication.experiments.nfe_vs_dim import run as nfe_vs_dim
+from replication.experiments.nfe_vs_dim.plot import nfe_vs_dim_figure, read_nfe_table
+from replication.experiments.nfe_vs_dim.table import nfe_table
+from tests.support.jobs import run_experiment
 
 SPEC = {
     "scale": "test", "seed": 0, "device": "cpu", "dataset": "binarized_mnist", "latent_dim": 4,
@@ -38,9 +39,8 @@ def fake_mnist(monkeypatch):
 
 
 def _run(tmp_path, spec=SPEC, name="run"):
-    return nfe_vs_dim.run_nfe_vs_dim(spec, out_dir=tmp_path / name,
-                                     checkpoint_root=tmp_path / "ckpt", data_dir=tmp_path,
-                                     code_fingerprint="test")
+    return run_experiment("nfe_vs_dim", spec, tmp_path / name, data_dir=tmp_path,
+                          checkpoint_dir=tmp_path / "ckpt")
 
 
 def test_run_records_nfe_per_batch_and_epoch(tmp_path, fake_mnist):
@@ -97,7 +97,7 @@ def _history(path, dim, nfe):
 
 def test_table_and_figure_from_histories(tmp_path):
     paths = [_history(tmp_path / f"d{d}" / "history.csv", d, [20, 26, 32]) for d in (16, 32)]
-    table = nfe_vs_dim.collect_nfe_vs_dim(paths)
+    table = nfe_table(paths)
     assert list(table.columns[:4]) == ["latent_dim", "epoch", "nfe_forward", "nfe_backward"]
     table.to_csv(tmp_path / "nfe_vs_dim.csv", index=False)
     written = nfe_vs_dim_figure(read_nfe_table(tmp_path / "nfe_vs_dim.csv"), prefix=tmp_path / "f")
@@ -108,15 +108,15 @@ def test_table_and_figure_from_histories(tmp_path):
 
 def test_bad_inputs_are_named(tmp_path):
     with pytest.raises(ValueError, match="no such file"):
-        nfe_vs_dim.collect_nfe_vs_dim([tmp_path / "missing.csv"])
+        nfe_table([tmp_path / "missing.csv"])
     pd.DataFrame({"epoch": [1]}).to_csv(tmp_path / "bad.csv", index=False)
     with pytest.raises(ValueError, match="bad.csv: missing column"):
-        nfe_vs_dim.collect_nfe_vs_dim([tmp_path / "bad.csv"])
+        nfe_table([tmp_path / "bad.csv"])
     with pytest.raises(ValueError, match="bad.csv: missing column"):
         read_nfe_table(tmp_path / "bad.csv")
     twice = _history(tmp_path / "h.csv", 16, [20, 21])
     with pytest.raises(ValueError, match="more than one"):
-        nfe_vs_dim.collect_nfe_vs_dim([twice, twice])
+        nfe_table([twice, twice])
 
 
 def test_every_scale_covers_the_papers_latent_sizes():
@@ -126,8 +126,8 @@ def test_every_scale_covers_the_papers_latent_sizes():
         assert section["model"]["flow_options"]["gradient"] == "adjoint"
 
 
-def test_cli_registers_the_commands():
-    parser = argparse.ArgumentParser()
-    add_commands(parser.add_subparsers(dest="command"))
-    args = parser.parse_args(["nfe-vs-dim-table", "a.csv", "b.csv", "--out", "t.csv"])
-    assert [str(p) for p in args.histories] == ["a.csv", "b.csv"]
+def test_cli_collects_and_plots_it():
+    args = build_parser().parse_args(["collect", "nfe_vs_dim", "a.csv", "b.csv", "--out", "r"])
+    assert [str(p) for p in args.inputs] == ["a.csv", "b.csv"] and str(args.out) == "r"
+    args = build_parser().parse_args(["figure", "nfe_vs_dim", "t.csv", "--out", "f"])
+    assert args.experiment == "nfe_vs_dim" and str(args.out) == "f"

@@ -167,8 +167,8 @@ def test_an_impossible_tolerance_fails_fast_with_the_step_limit_message():
 
 
 def test_the_step_limit_comes_from_the_environment(monkeypatch):
+    from replication.experiments.base import ODE_MAX_STEPS_ENV
     from replication.ode.solve import MAX_STEPS_ENV, StepLimitError
-    from replication.workflow import ODE_MAX_STEPS_ENV
 
     assert ODE_MAX_STEPS_ENV == MAX_STEPS_ENV  # the Snakefile sets what integrate reads
     monkeypatch.setenv(MAX_STEPS_ENV, "5")

@@ -1,7 +1,6 @@
 """The accuracy regression gate on hand-made tables: drifts are caught and named, reruns pass."""
 from __future__ import annotations
 
-import argparse
 import json
 import math
 from pathlib import Path
@@ -9,11 +8,17 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from replication.cli import main
 from replication.regress import GATES, BaselineError, Table, check, compare, update
-from replication.regress.commands import add_commands
 from replication.regress.engine import perturb, read_baselines
 from replication.regress.spec import (
-    MEMORY_DEPTH, TABLE1, TOLERANCE_SWEEP, VAE_TABLE, absolute, exact, gate,
+    MEMORY_DEPTH,
+    TABLE1,
+    TOLERANCE_SWEEP,
+    VAE_TABLE,
+    absolute,
+    exact,
+    gate,
 )
 
 SCALE = "smoke"
@@ -232,7 +237,7 @@ def test_gated_table_without_baselines_fails_with_the_command(baselined):
     gates = (*GATES, extra)
     report = check(baselined, scale=SCALE, gates=gates)
     assert [(d.table, d.verdict) for d in report.drifts] == [("extra_table", "no baselines")]
-    assert "update-baselines" in report.drifts[0].message
+    assert "baselines update" in report.drifts[0].message
     update(baselined, baselined / "results" / "baselines" / SCALE, scale=SCALE, gates=gates)
     assert check(baselined, scale=SCALE, gates=gates).ok
     perturb(baselined, extra, "neg_elbo", add=0.5, scale=SCALE)
@@ -299,28 +304,21 @@ def test_committed_smoke_baselines_match_the_spec(repo_root):
 
 
 def run_command(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="python -m replication")
-    add_commands(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    try:
-        args.handler(args)
-    except SystemExit as stop:
-        return int(stop.code)
-    return 0
+    return main(["baselines", *argv])
 
 
 def test_commands_update_then_check_then_catch(tmp_path, capsys, monkeypatch):
     root = hand_made_results(tmp_path / "project")
     monkeypatch.chdir(root)  # the defaults: results and baselines of the project run from
-    assert run_command(["update-baselines"]) == 0
+    assert run_command(["update"]) == 0
     written = capsys.readouterr().out.split()
     assert str(Path("results") / "baselines" / SCALE / "table1.csv") in written
-    assert run_command(["check-baselines"]) == 0
+    assert run_command(["check"]) == 0
     assert capsys.readouterr().out == ""
     perturb(root, TABLE1, "test_error_mean", add=8.0, row="model=odenet")
     perturb(root, TABLE1, "nfe_forward_per_batch", factor=1.3, row="model=odenet")
     tidy = tmp_path / "comparison.csv"
-    assert run_command(["check-baselines", "--table", str(tidy)]) == 1
+    assert run_command(["check", "--table", str(tidy)]) == 1
     captured = capsys.readouterr()
     lines = captured.out.strip().splitlines()
     assert len(lines) == 2 and all(line.startswith("table1 [model=odenet]") for line in lines)
@@ -331,14 +329,14 @@ def test_commands_update_then_check_then_catch(tmp_path, capsys, monkeypatch):
 def test_check_command_with_explicit_baselines_folder(tmp_path, capsys):
     root = hand_made_results(tmp_path)
     elsewhere = tmp_path / "elsewhere"
-    assert run_command(["update-baselines", "--results-root", str(root), "--baselines",
+    assert run_command(["update", "--results-root", str(root), "--baselines",
                         str(elsewhere)]) == 0
     assert (elsewhere / "table1.csv").is_file() and (elsewhere / "provenance.json").is_file()
-    assert run_command(["check-baselines", "--results-root", str(root), "--baselines",
+    assert run_command(["check", "--results-root", str(root), "--baselines",
                         str(elsewhere)]) == 0
-    assert run_command(["check-baselines", "--results-root", str(tmp_path / "none"),
+    assert run_command(["check", "--results-root", str(tmp_path / "none"),
                         "--baselines", str(elsewhere)]) == 1
     assert "missing table" in capsys.readouterr().out
-    assert run_command(["check-baselines", "--results-root", str(root), "--baselines",
+    assert run_command(["check", "--results-root", str(root), "--baselines",
                         str(tmp_path / "typo")]) == 1
     assert "no baselines folder" in capsys.readouterr().err

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import base64
 import json
 from html.parser import HTMLParser
@@ -15,16 +14,16 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
-from replication.claims.commands import add_commands  # noqa: E402
 from replication.claims.verdicts import evaluate_claims, load_claims, write_claims_csv  # noqa: E402
+from replication.cli import main  # noqa: E402
 from replication.report import captions  # noqa: E402
-from replication.report.browser import (  # noqa: E402
+from replication.report.build import write_report  # noqa: E402
+from tests.support.browser import (  # noqa: E402
     INSTALL_HINT,
     BrowserError,
     find_chromium,
     inspect_page,
 )
-from replication.report.build import write_report  # noqa: E402
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -110,7 +109,7 @@ def synthetic(tmp_path_factory) -> dict:
         "2026-01-01T00:10:00+00:00",
     )
     provenance(
-        results / "memory_depth" / "points.provenance.json",
+        results / "memory_depth" / "provenance.json",
         "b" * 40,
         "2026-01-01T01:00:00+00:00",
         "2026-01-01T01:00:30+00:00",
@@ -214,27 +213,12 @@ def test_html_is_self_contained_with_the_verdict_table_first(synthetic):
 
 
 def test_report_command(synthetic, tmp_path, capsys):
-    parser = argparse.ArgumentParser()
-    add_commands(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(
-        [
-            "report",
-            "--results",
-            str(synthetic["results"]),
-            "--figures",
-            str(synthetic["figures"]),
-            "--claims",
-            str(synthetic["claims"]),
-            "--out-md",
-            str(tmp_path / "R.md"),
-            "--out-html",
-            str(tmp_path / "R.html"),
-        ]
-    )
-    args.handler(args)
+    status = main(["report", "--scale", "cpu", "--results", str(synthetic["results"]),
+                   "--figures", str(synthetic["figures"]), "--out", str(tmp_path)])
     out = capsys.readouterr().out
+    assert status == 0
     assert "report for scale cpu" in out and "not run: FFJORD VAE table" in out
-    assert (tmp_path / "R.md").is_file() and (tmp_path / "R.html").is_file()
+    assert (tmp_path / "REPORT.md").is_file() and (tmp_path / "REPORT.html").is_file()
     with pytest.raises(FileNotFoundError, match="run `python -m replication claims` first"):
         write_report(
             results=synthetic["results"],

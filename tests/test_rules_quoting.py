@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import shlex
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -39,28 +40,43 @@ def test_every_shell_field_is_quoted():
     assert not unquoted, "unquoted shell fields:\n" + "\n".join(unquoted)
 
 
-def test_hostile_paths_arrive_as_single_arguments(tmp_path):
+def test_hostile_paths_never_reach_a_shell_and_arrive_verbatim(tmp_path, mirror):
+    """Data folder, checkpoint folder and mirror travel by environment, not in shell commands:
+    a dry run's commands hold none of them, and a real fetch job puts its files in the folder
+    named by the hostile value itself, running nothing it contains."""
+    project = tmp_path / "project"
+    project.mkdir()
+    for name in ("Snakefile", "rules", "config", "replication", "envs"):
+        source = REPO_ROOT / name
+        (shutil.copytree if source.is_dir() else shutil.copy)(source, project / name)
+    hostile_mirror = tmp_path / "mirror with space; touch pwned"
+    (hostile_mirror / "mnist").mkdir(parents=True)
+    for path in (mirror / "mnist").iterdir():
+        (hostile_mirror / "mnist" / path.name).symlink_to(path)
     data_dir = "my data; touch pwned;"
-    checkpoints = "check points $(touch pwned)"
-    done = subprocess.run(
+    settings = ["--config", "scale=smoke", f"data_dir={data_dir}",
+                "checkpoint_dir=check points $(touch pwned)", f"data_mirror={hostile_mirror}"]
+    dry = subprocess.run(
         [sys.executable, "-m", "snakemake", "--dry-run", "--printshellcmds", "--forceall",
-         "--cores", "1", "results/smoke/classify/mlp/seed0/metrics.json", "--config",
-         "scale=smoke", f"data_dir={data_dir}", f"checkpoint_dir={checkpoints}",
-         "data_mirror=../mirror with space; touch pwned"],
-        capture_output=True, text=True, cwd=REPO_ROOT, timeout=300)
-    assert done.returncode == 0, done.stderr
-    commands = [line.split("Shell command:", 1)[1].strip() for line in done.stdout.splitlines()
+         "--cores", "1", "results/smoke/classify/mlp/seed0/metrics.json", *settings],
+        capture_output=True, text=True, cwd=project, timeout=300)
+    assert dry.returncode == 0, dry.stderr
+    commands = [shlex.split(line.split("Shell command:", 1)[1]) for line in dry.stdout.splitlines()
                 if "Shell command: python -m replication" in line]
-    train = next(shlex.split(c) for c in commands if " train " in c)
-    fetch = next(shlex.split(c) for c in commands if " fetch " in c)
-    assert train[train.index("--data-dir") + 1] == data_dir
-    assert train[train.index("--checkpoint-dir") + 1] == f"{checkpoints}/smoke/classify"
-    assert "--mirror=../mirror with space; touch pwned" in fetch
-    assert not list(REPO_ROOT.glob("pwned"))
+    assert len(commands) >= 2
+    # the one place a hostile value appears is an output path, as one quoted argument
+    hostile = [word for words in commands for word in words if "pwned" in word]
+    assert hostile == [f"{data_dir}/manifests/mnist.json"]
+    done = subprocess.run(
+        [sys.executable, "-m", "snakemake", "--cores", "1", f"{data_dir}/manifests/mnist.json",
+         *settings], capture_output=True, text=True, cwd=project, timeout=600)
+    assert done.returncode == 0, done.stderr
+    assert (project / data_dir / "manifests" / "mnist.json").is_file()
+    assert not list(project.rglob("pwned")) and not list(REPO_ROOT.glob("pwned"))
 
 
-def test_no_mirror_passes_an_empty_mirror_argument():
-    """data_mirror: null → `--mirror=` (fall back to $REPLICATION_DATA_MIRROR), not a lost flag."""
+def test_no_mirror_leaves_the_users_mirror_variable_alone():
+    """data_mirror: null → the fetch job falls back to $REPLICATION_DATA_MIRROR, else downloads."""
     done = subprocess.run(
         [sys.executable, "-m", "snakemake", "--dry-run", "--printshellcmds", "--forceall",
          "--cores", "1", "data/manifests/mnist.json", "--config", "scale=smoke"],
@@ -68,8 +84,7 @@ def test_no_mirror_passes_an_empty_mirror_argument():
     assert done.returncode == 0, done.stderr
     (fetch,) = [shlex.split(line.split("Shell command:", 1)[1]) for line in done.stdout.splitlines()
                 if "Shell command: python -m replication fetch" in line]
-    assert "--mirror=" in fetch
     from replication.cli import build_parser
 
     args = build_parser().parse_args(fetch[3:fetch.index(">")])
-    assert args.mirror == "" and args.dataset == ["mnist"]
+    assert args.mirror is None and args.dataset == ["mnist"]

@@ -4,7 +4,7 @@ import json
 import pandas as pd
 import pytest
 
-from replication.collect.table1 import build_table1
+from replication.experiments.table1.table import build_table1
 
 
 def _run(tmp_path, model, seed, error, params):

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from replication import workflow
 from replication.claims.verdicts import load_claims
 from replication.collect import paper
-from replication.collect.table1 import build_table1
-from replication.collect.vae_table import build_vae_table
-from replication.plots.memory import fit_slopes
+from replication.experiments.memory_depth.plot import fit_slopes
+from replication.experiments.registry import experiment
+from replication.experiments.table1.table import build_table1
+from replication.experiments.vae_table.table import build_vae_table
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 CPU = REPO_ROOT / "results" / "cpu"
@@ -61,7 +61,8 @@ def _set_fingerprint(run: Path, fingerprint: str) -> None:
 def test_table1_title_and_caption_carry_the_scale_and_stale_runs_are_marked(tmp_path):
     mlp = _copy_run(CPU / "classify" / "mlp" / "seed0", tmp_path / "mlp" / "seed0")
     resnet1 = _copy_run(CPU / "classify" / "resnet1" / "seed0", tmp_path / "resnet1" / "seed0")
-    _set_fingerprint(mlp.parent, workflow.classify_fingerprint("mlp"))
+    spec = json.loads((mlp.parent / "provenance.json").read_text())["spec"]
+    _set_fingerprint(mlp.parent, experiment("table1").fingerprint(spec))
     _set_fingerprint(resnet1.parent, "0000000000000000")
     build_table1([mlp, resnet1], runs_csv=tmp_path / "runs.csv", prefix=tmp_path / "table1")
     markdown = (tmp_path / "table1.md").read_text()
@@ -84,6 +85,6 @@ def test_vae_table_title_scale_and_nll_beside_the_elbo_on_the_same_images(tmp_pa
     markdown = (tmp_path / "vae.md").read_text()
     assert "scale cpu: ≤ 8 epochs, width ×0.25, 1 seed(s)" in markdown.splitlines()[0]
     assert "(NLL 7.36 vs −ELBO 7.41 on the same 200 images)" in markdown
+    recorded = json.loads((run.parent / "provenance.json").read_text())
     assert bool(summary["stale"].iloc[0]) == (
-        json.loads((run.parent / "provenance.json").read_text())["code_fingerprint"]
-        != workflow.vae_fingerprint("iaf", "freyfaces"))
+        recorded["code_fingerprint"] != experiment("vae_table").fingerprint(recorded["spec"]))

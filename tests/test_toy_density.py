@@ -10,11 +10,17 @@ import pandas as pd
 import pytest
 import torch
 
-from replication.cnf.toy_data import DATASETS, sample
-from replication.cnf.toy_density import (
-    ToyODENet, batched_log_density, build_model, grid_points, log_density, run_toy_density,
-    standard_normal_log_density)
+from replication.data.toy2d import DATASETS, sample
+from replication.experiments.toy_density.run import (
+    ToyODENet,
+    batched_log_density,
+    build_model,
+    grid_points,
+    log_density,
+    standard_normal_log_density,
+)
 from replication.flows.ffjord import CNF
+from tests.support.jobs import run_experiment
 
 REQUIRED = ("8gaussians", "checkerboard", "2spirals", "pinwheel")
 TINY_SPEC = {
@@ -132,18 +138,17 @@ def test_build_model_uses_the_exact_trace_and_learnable_T():
 # ---------------------------------------------------------------------------------------------
 
 def _parser() -> argparse.ArgumentParser:
-    from replication.cnf.toy_commands import add_commands
+    from replication.cli import build_parser
 
-    parser = argparse.ArgumentParser()
-    add_commands(parser.add_subparsers(dest="command", required=True))
-    return parser
+    return build_parser()
 
 
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory):
     out = tmp_path_factory.mktemp("toy") / "8gaussians"
     args = _parser().parse_args(
-        ["toy-density", "--spec", json.dumps(TINY_SPEC), "--out", str(out), "--threads", "1"])
+        ["run", "toy_density", "--spec", json.dumps(TINY_SPEC), "--out", str(out),
+         "--threads", "1"])
     args.handler(args)
     return out
 
@@ -168,7 +173,7 @@ def test_run_writes_every_file_with_finite_metrics(run_dir):
 
 
 def test_run_is_reproducible_for_a_seed(run_dir, tmp_path):
-    metrics = run_toy_density(TINY_SPEC, out_dir=tmp_path, code_fingerprint="test")
+    metrics = run_experiment("toy_density", TINY_SPEC, tmp_path)
     first = json.loads((run_dir / "metrics.json").read_text())
     assert metrics["test_log_likelihood_nats"] == pytest.approx(first["test_log_likelihood_nats"])
 
@@ -177,23 +182,25 @@ def test_missing_spec_key_is_named(tmp_path):
     spec = json.loads(json.dumps(TINY_SPEC))
     del spec["training"]["lr"]
     with pytest.raises(ValueError, match=r"spec\['training'\].*lr"):
-        run_toy_density(spec, out_dir=tmp_path, code_fingerprint="test")
+        run_experiment("toy_density", spec, tmp_path)
 
 
 def test_figure_writes_png_pdf_and_tables(run_dir, tmp_path):
-    prefix = tmp_path / "figures" / "toy_density"
-    args = _parser().parse_args(["toy-figure", str(run_dir), str(run_dir), "--prefix", str(prefix)])
+    prefix = tmp_path / "figures" / "ffjord_toy_densities"
+    metrics = str(run_dir / "metrics.json")
+    args = _parser().parse_args(["figure", "toy_density", metrics, metrics,
+                                 "--out", str(prefix.parent)])
     args.handler(args)
     for suffix in (".png", ".pdf", ".csv"):
         assert prefix.with_suffix(suffix).stat().st_size > 0
     summary = pd.read_csv(prefix.with_suffix(".csv"))
     assert {"dataset", "test_log_likelihood_nats", "grid_mass", "nfe_forward", "parameters",
             "iterations"} <= set(summary.columns) and len(summary) == 2
-    assert len(pd.read_csv(tmp_path / "figures" / "toy_density_density.csv")) == 800
+    assert len(pd.read_csv(tmp_path / "figures" / "ffjord_toy_densities_density.csv")) == 800
 
 
 def test_figure_names_the_file_with_a_missing_column(run_dir, tmp_path):
-    from replication.plots.toy_density import toy_density_figure
+    from replication.experiments.toy_density.plot import toy_density_figure
 
     broken = tmp_path / "broken"
     shutil.copytree(run_dir, broken)
@@ -208,7 +215,7 @@ def test_figure_names_the_file_with_a_missing_column(run_dir, tmp_path):
 
 def test_wide_mass_widens_the_square_until_under_1e3_of_the_mass_is_outside():
     """#14 A.4: a square that cuts off part of the density is widened, and the mass reported."""
-    from replication.cnf.toy_density import model_samples, outside_fraction, wide_mass
+    from replication.experiments.toy_density.run import model_samples, outside_fraction, wide_mass
 
     cnf = _random_cnf().float()
     cnf.eval()

@@ -1,5 +1,4 @@
 """Trace cost study: the variance formulas, the exact trace, a tiny run, its figure, its CLI."""
-import argparse
 import json
 import math
 
@@ -8,10 +7,16 @@ import pandas as pd
 import pytest
 import torch
 
-from replication.cnf.trace_cost import (RandomMLP, analytic_variance, empirical_variance,
-                                        fit_slopes, jacobian_from_vjps, model_flops,
-                                        run_trace_cost)
+from replication.experiments.trace_cost.run import (
+    RandomMLP,
+    analytic_variance,
+    empirical_variance,
+    fit_slopes,
+    jacobian_from_vjps,
+    model_flops,
+)
 from replication.ode.trace import exact_trace
+from tests.support.jobs import run_experiment
 
 # A fixed, non-symmetric 4×4 matrix with a non-zero diagonal.
 J = torch.tensor([[1.0, 2.0, 0.0, -1.0],
@@ -20,7 +25,7 @@ J = torch.tensor([[1.0, 2.0, 0.0, -1.0],
                   [-2.0, 0.0, 0.5, 0.5]], dtype=torch.float64)
 TINY_SPEC = {"scale": "smoke", "seed": 0, "device": "cpu", "dims": [2, 8, 32], "hidden": 16,
              "batch_size": 8, "repeats": 2, "variance_draws": 64, "jacobian_samples": 2,
-             "fit_min_dim": 2, "vectorized_max_dim": 8}
+             "fit_min_dim": 2, "vectorized_max_dim": 8, "exact_budget_seconds": 20.0}
 
 
 @pytest.mark.parametrize("kind", ["gaussian", "rademacher"])
@@ -97,13 +102,13 @@ def test_fit_slopes_recovers_power_laws_and_the_flop_model():
 def test_missing_spec_key_is_named(tmp_path):
     spec = {k: v for k, v in TINY_SPEC.items() if k != "jacobian_samples"}
     with pytest.raises(ValueError, match="jacobian_samples"):
-        run_trace_cost(spec, out_dir=tmp_path, code_fingerprint="test")
+        run_experiment("trace_cost", spec, tmp_path)
 
 
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("trace_cost")
-    metrics = run_trace_cost(dict(TINY_SPEC), out_dir=out, code_fingerprint="test")
+    metrics = run_experiment("trace_cost", dict(TINY_SPEC), out)
     return out, metrics
 
 
@@ -128,7 +133,7 @@ def test_tiny_run_writes_every_file_with_finite_values(tiny_run):
 
 def test_tiny_run_is_deterministic_apart_from_timings(tiny_run, tmp_path):
     out, _ = tiny_run
-    run_trace_cost(dict(TINY_SPEC), out_dir=tmp_path, code_fingerprint="test")
+    run_experiment("trace_cost", dict(TINY_SPEC), tmp_path)
     columns = ["trace_mean", "trace_rms", "var_gaussian_empirical", "var_gaussian_analytic",
                "var_rademacher_empirical", "var_rademacher_analytic"]
     pd.testing.assert_frame_equal(pd.read_csv(out / "points.csv")[columns],
@@ -136,7 +141,7 @@ def test_tiny_run_is_deterministic_apart_from_timings(tiny_run, tmp_path):
 
 
 def test_figure_writes_png_pdf_and_tables(tiny_run, tmp_path):
-    from replication.plots.trace_cost import trace_cost_figure
+    from replication.experiments.trace_cost.plot import trace_cost_figure
 
     out, _ = tiny_run
     paths = trace_cost_figure(out / "points.csv", prefix=tmp_path / "trace_cost")
@@ -148,7 +153,7 @@ def test_figure_writes_png_pdf_and_tables(tiny_run, tmp_path):
 
 
 def test_figure_names_a_missing_column_or_file(tiny_run, tmp_path):
-    from replication.plots.trace_cost import trace_cost_figure
+    from replication.experiments.trace_cost.plot import trace_cost_figure
 
     out, _ = tiny_run
     broken = tmp_path / "points.csv"
@@ -160,20 +165,23 @@ def test_figure_names_a_missing_column_or_file(tiny_run, tmp_path):
         trace_cost_figure(tmp_path / "absent.csv", prefix=tmp_path / "figure")
 
 
-def test_cli_registers_both_commands():
-    from replication.cnf.trace_commands import add_commands
+def test_cli_runs_and_plots_it():
+    from replication.cli import build_parser
 
-    parser = argparse.ArgumentParser()
-    add_commands(parser.add_subparsers(dest="command"))
-    args = parser.parse_args(["trace-cost", "--spec", "{}", "--out", "x", "--threads", "1"])
-    assert args.command == "trace-cost" and args.threads == 1 and callable(args.handler)
-    args = parser.parse_args(["trace-figure", "p.csv", "--prefix", "fig"])
-    assert args.command == "trace-figure" and args.fit_min_dim is None
+    parser = build_parser()
+    args = parser.parse_args(["run", "trace_cost", "--spec", "{}", "--out", "x", "--threads", "1"])
+    assert args.run_experiment == "trace_cost" and args.threads == 1 and callable(args.handler)
+    args = parser.parse_args(["figure", "trace_cost", "p.csv", "--out", "fig"])
+    assert args.command == "figure" and [str(p) for p in args.inputs] == ["p.csv"]
 
 
 def test_bottleneck_matrix_has_the_same_trace_and_an_h_by_h_shape():
     """FFJORD §3.1.1: tr(∂f/∂z) = tr(W₁ ∂g/∂h) for f = g ∘ h, h = W₁z + b₁ ∈ ℝ^H (#14 A.8)."""
-    from replication.cnf.trace_cost import RandomMLP, bottleneck_matrix, jacobian_from_vjps
+    from replication.experiments.trace_cost.run import (
+        RandomMLP,
+        bottleneck_matrix,
+        jacobian_from_vjps,
+    )
 
     func = RandomMLP(12, 4, seed=3)
     func.requires_grad_(False)

@@ -7,7 +7,8 @@ import json
 import pandas as pd
 import pytest
 
-from replication.config import ConfigError, load_config, validate_config, vae_runs
+from replication.config import ConfigError, load_config, validate_config
+from replication.experiments.vae_table import jobs as vae_runs
 
 FLOWS = ["none", "planar", "iaf", "sylvester_o", "sylvester_h", "sylvester_t"]
 DATASETS = ["binarized_mnist", "omniglot", "freyfaces", "caltech101_silhouettes"]
@@ -94,10 +95,10 @@ def caltech_root(tmp_path_factory, mirror):
 
 
 def _run(spec, tmp_path, data_dir, name="run"):
-    from replication.experiments.vae import run_vae
+    from tests.support.jobs import run_experiment
 
-    return run_vae(spec, out_dir=tmp_path / name, checkpoint_root=tmp_path / f"{name}-ckpt",
-                   data_dir=data_dir, code_fingerprint="test")
+    return run_experiment("vae_table", spec, tmp_path / name, data_dir=data_dir,
+                          checkpoint_dir=tmp_path / f"{name}-ckpt")
 
 
 @pytest.fixture(scope="module")
@@ -121,7 +122,7 @@ def test_run_writes_metrics_history_and_provenance(tiny_run):
 
 
 def test_interrupted_run_resumes_to_identical_numbers(tmp_path, tiny_run, caltech_root, monkeypatch):
-    import replication.experiments.vae as experiment
+    import replication.experiments.vae_table.run as experiment
 
     _, uninterrupted = tiny_run
     real_train_epoch = experiment.train_epoch
@@ -166,7 +167,7 @@ def _write_runs(tmp_path, cells):
 
 
 def test_table_has_rows_flows_columns_datasets_and_the_paper_beside_ours(tmp_path):
-    from replication.collect.vae_table import build_vae_table
+    from replication.experiments.vae_table.table import build_vae_table
 
     paths = _write_runs(tmp_path, [("none", "binarized_mnist", 0, 90.0),
                                    ("none", "binarized_mnist", 1, 92.0),
@@ -190,7 +191,7 @@ def test_table_has_rows_flows_columns_datasets_and_the_paper_beside_ours(tmp_pat
 
 
 def test_a_missing_cell_that_is_not_excluded_is_an_error(tmp_path):
-    from replication.collect.vae_table import build_vae_table
+    from replication.experiments.vae_table.table import build_vae_table
 
     paths = _write_runs(tmp_path, [("none", "binarized_mnist", 0, 90.0)])
     with pytest.raises(ValueError, match="no run of flow 'planar' on dataset 'binarized_mnist'"):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
 
@@ -10,8 +9,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from replication import workflow
-from replication.claims.commands import add_commands
 from replication.claims.verdicts import (
     CONSISTENT,
     DOCUMENTED,
@@ -24,6 +21,7 @@ from replication.claims.verdicts import (
     validate_registry,
     verdict_counts,
 )
+from replication.cli import main
 from replication.staleness import current_fingerprint, provenance_states
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -48,9 +46,24 @@ def table1(tmp_path: Path, **errors) -> None:
          "parameters": 232970, "peak_memory_bytes": 2**20} for m, e in errors.items()])
 
 
-def provenance(folder: Path, fingerprint: str, name: str = "provenance.json") -> None:
+def classify_spec(model: str) -> dict:
+    from replication.config import load_config
+    from replication.experiments.registry import experiment
+
+    config = load_config(overrides={"scale": "cpu"})
+    return next(s for s in experiment("table1").jobs(config) if s["model"] == model)
+
+
+def classify_fingerprint(model: str) -> str:
+    from replication.experiments.registry import experiment
+
+    return experiment("table1").fingerprint(classify_spec(model))
+
+
+def provenance(folder: Path, fingerprint: str, model: str) -> None:
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / name).write_text(json.dumps({"code_fingerprint": fingerprint}))
+    (folder / "provenance.json").write_text(
+        json.dumps({"code_fingerprint": fingerprint, "spec": classify_spec(model)}))
 
 
 # --- A.1: three outcomes ------------------------------------------------------------------------
@@ -188,20 +201,24 @@ def test_every_committed_provenance_record_has_a_known_fingerprint():
     assert states and not [s.path for s in states if s.unmapped]
 
 
-def test_current_fingerprints_come_from_the_workflow_functions():
-    assert current_fingerprint("classify/odenet/seed0/provenance.json") == \
-        workflow.classify_fingerprint("odenet")
-    assert current_fingerprint("vae/freyfaces/iaf/seed2/provenance.json") == \
-        workflow.vae_fingerprint("iaf", "freyfaces")
-    assert current_fingerprint("figure3/tolerance_sweep.provenance.json") == \
-        workflow.tolerance_fingerprint()
-    assert current_fingerprint("elsewhere/provenance.json") is None
+def test_current_fingerprints_come_from_the_experiments():
+    from replication.config import load_config
+    from replication.experiments.registry import experiments
+
+    config = load_config(overrides={"scale": "cpu"})
+    for declared in experiments():
+        for spec in declared.jobs(config):
+            relative = f"{declared.job_dir(spec)}/provenance.json"
+            assert current_fingerprint(relative, spec) == declared.fingerprint(spec), relative
+    (odenet,) = [s for s in experiments()[0].jobs(config) if s["model"] == "odenet"][:1]
+    assert current_fingerprint("elsewhere/provenance.json", odenet) is None
+    assert current_fingerprint("classify/odenet/seed0/provenance.json", None) is None
 
 
 def _synthetic_results(tmp_path: Path) -> Path:
     results = tmp_path / "results"
-    provenance(results / "classify" / "mlp" / "seed0", workflow.classify_fingerprint("mlp"))
-    provenance(results / "classify" / "odenet" / "seed0", "0123456789abcdef")  # older code
+    provenance(results / "classify" / "mlp" / "seed0", classify_fingerprint("mlp"), "mlp")
+    provenance(results / "classify" / "odenet" / "seed0", "0123456789abcdef", "odenet")  # older
     write_csv(results / "table1.csv", [
         {"model": m, "n_seeds": 1, "test_error_mean": 0.42, "test_error_std": None,
          "parameters": 220000, "peak_memory_bytes": 2**20} for m in ("mlp", "odenet")])
@@ -210,19 +227,14 @@ def _synthetic_results(tmp_path: Path) -> Path:
 
 def test_check_provenance_lists_the_stale_result_and_fails(tmp_path, capsys):
     results = _synthetic_results(tmp_path)
-    parser = argparse.ArgumentParser()
-    add_commands(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(["check-provenance", "--results", str(results)])
-    with pytest.raises(SystemExit) as exited:
-        args.handler(args)
-    assert exited.value.code == 1
+    check = ["claims", "--scale", "cpu", "--check-provenance", "--results", str(results)]
+    assert main(check) == 1
     out = capsys.readouterr().out
     assert "classify/odenet/seed0/provenance.json: stale: made by older code" in out
     assert "classify/mlp" not in out.split("provenance records")[0]
     assert "2 provenance records" in out and "1 stale" in out and "1 current" in out
-    (results / "classify" / "odenet").joinpath("seed0", "provenance.json").write_text(
-        json.dumps({"code_fingerprint": workflow.classify_fingerprint("odenet")}))
-    args.handler(args)  # all current: exit status 0
+    provenance(results / "classify" / "odenet" / "seed0", classify_fingerprint("odenet"), "odenet")
+    assert main(check) == 0  # all current
     assert "0 stale" in capsys.readouterr().out
 
 

@@ -5,7 +5,7 @@
 - :mod:`~replication.claims.measures` / :mod:`~replication.claims.checks`: how measured values
   are read and qualitative claims decided; :mod:`~replication.claims.sources`: the file and
   column names they read, in one place.
-- :mod:`~replication.claims.commands`: the ``claims`` and ``report`` commands.
+- the ``claims`` and ``report`` verbs of :mod:`replication.cli` call these.
 """
 
 from replication.claims.verdicts import (

@@ -10,7 +10,7 @@ folder (``figures/<scale>``), as the registry's ``{results}/`` and ``{figures}/`
 
 from __future__ import annotations
 
-# --- Neural ODE Table 1: results/<scale>/table1.csv (replication.collect.table1), a row per model.
+# --- Neural ODE Table 1: results/<scale>/table1.csv (replication.experiments.table1.table), a row per model.
 TABLE1_FILE = "table1.csv"
 TABLE1_KEY = "model"  # row key: mlp, resnet, rknet, odenet, stem, resnet1
 TABLE1_SEEDS = "n_seeds"
@@ -22,7 +22,7 @@ TABLE1_QUANTITIES = {
     "epoch_seconds": ("epoch_seconds", None, 1.0, "s"),
 }
 
-# --- Figure 3 (replication.plots.figure3): figures/<scale>/figure3{a,b,c,d}.csv.
+# --- Figure 3 (replication.experiments.figure3.plot): figures/<scale>/figure3{a,b,c,d}.csv.
 FIGURE3C_FILE = "figure3c.csv"  # one row per training batch of the adjoint run
 FIGURE3C_FORWARD = "nfe_forward"
 FIGURE3C_BACKWARD = "nfe_backward"
@@ -34,7 +34,7 @@ SWEEP_NFE = "nfe_forward"
 SWEEP_ERROR = "relative_error"
 SWEEP_SECONDS = "seconds_median"
 
-# --- Memory vs depth (replication.plots.memory): figures/<scale>/memory_depth_fits.csv,
+# --- Memory vs depth (replication.experiments.memory_depth.plot): figures/<scale>/memory_depth_fits.csv,
 # one row per variant (resnet, rknet, adjoint) with a straight-line fit over the depths measured.
 MEMORY_FITS_FILE = "memory_depth_fits.csv"
 MEMORY_FITS_KEY = "variant"
@@ -52,7 +52,7 @@ MEMORY_POINTS_QUANTITIES = {
     "time": ("step_seconds_median", "s", 1.0),
 }
 
-# --- FFJORD VAE table: results/<scale>/vae_table.csv (replication.collect.vae_table), tidy,
+# --- FFJORD VAE table: results/<scale>/vae_table.csv (replication.experiments.vae_table.table), tidy,
 # one row per (flow, dataset) over seeds.
 VAE_TABLE_FILE = "vae_table.csv"
 VAE_COLUMNS = {
@@ -113,7 +113,7 @@ TOY_DENSITY_COLUMNS = {"dataset": "dataset", "mass": "grid_mass"}
 TOY_WIDE_MASS_COLUMNS = {"limit": "mass_limit", "mass": "wide_grid_mass",
                          "outside": "mass_outside"}
 
-# --- The article's experiments (replication.article): one folder per job,
+# --- The article's experiments (replication.experiments.article): one folder per job,
 # results/<scale>/article/<a1|a2|a3>/seed<k>/ and results/<scale>/article/a4/<readout>/seed<k>/,
 # each with metrics.json. A key below is a dotted path into metrics.json ('*' matches every key
 # at that level), or a tuple of such paths tried in order; a value may be a number or a list.

@@ -1,7 +1,7 @@
 """Two Circles and Two Moons, the data of Neural ODE Figure 5 (§4.1; spec §8.3).
 
 The paper names the data sets only. torchdiffeq's ``cnf.py`` draws circles with scikit-learn's
-``make_circles(noise=0.06, factor=0.5)``; :mod:`replication.cnf.toy_data` has FFJORD's versions
+``make_circles(noise=0.06, factor=0.5)``; :mod:`replication.data.toy2d` has FFJORD's versions
 (circles of radius 3 and 1.5, moons scaled by 2), which are not these. Written here from
 scikit-learn's definitions, with i.i.d. angles (scikit-learn spaces them evenly), so that every
 call is a fresh i.i.d. sample from a fixed distribution:

@@ -7,8 +7,8 @@ import csv
 import math
 import time
 
-from replication.config import classify_runs
 from replication.estimate.plans import CPU_RESULTS, PlannedJob, Probe, Timing, _relative
+from replication.experiments.registry import experiment
 
 # memory_depth: deeper points are extrapolated from the measured ones
 MEASURED_MAX_DEPTH = 8
@@ -39,7 +39,7 @@ def _tolerance_probe(spec: dict, images: int, device) -> Probe:
 
 def plan_figure3(config: dict) -> list[PlannedJob]:
     section = config["scales"][config["scale"]]["figure3"]
-    spec = next(s for s in classify_runs(config)
+    spec = next(s for s in experiment("table1").jobs(config)
                 if s["model"] == "odenet" and s["seed"] == section["seed"])
     sweep = CPU_RESULTS / "figure3" / "tolerance_sweep.csv"
     if sweep.is_file():
@@ -160,8 +160,7 @@ def _trace_cost_measure(section: dict, dim: int):
     def measure(device, timing_of) -> Timing:
         import torch
 
-        from replication.cnf.trace_cost import (
-            DEFAULTS,
+        from replication.experiments.trace_cost.run import (
             RandomMLP,
             empirical_variance,
             jacobian_from_vjps,
@@ -170,17 +169,16 @@ def _trace_cost_measure(section: dict, dim: int):
         from replication.measure.memory import peak_memory
         from replication.ode.trace import exact_trace
 
-        settings = {**DEFAULTS, **section}
-        hidden, batch = int(settings["hidden"]), int(settings["batch_size"])
+        hidden, batch = int(section["hidden"]), int(section["batch_size"])
         func = RandomMLP(dim, hidden, seed=dim).to(device)
         func.requires_grad_(False)
         generator = torch.Generator().manual_seed(dim)
         z = torch.randn(batch, dim, generator=generator).to(device)
         noise = torch.randint(0, 2, (batch, dim), generator=generator).mul(2).sub(1).to(z)
-        vectorized = dim <= int(settings["vectorized_max_dim"])
+        vectorized = dim <= int(section["vectorized_max_dim"])
         one = time_methods(func, z, noise, repeats=1, device=device, vectorized=vectorized,
                            exact_budget_seconds=math.inf)
-        repeats, budget = int(settings["repeats"]), float(settings["exact_budget_seconds"])
+        repeats, budget = int(section["repeats"]), float(section["exact_budget_seconds"])
 
         def budgeted(seconds: float) -> float:   # median_seconds: a warm-up, then ≤ budget
             return (1 + max(1, min(repeats, int(budget / max(seconds, 1e-9))))) * seconds
@@ -189,14 +187,14 @@ def _trace_cost_measure(section: dict, dim: int):
         seconds += budgeted(one["exact_seconds"])
         if vectorized:
             seconds += budgeted(one["exact_vectorized_seconds"])
-        points = z[: int(settings["jacobian_samples"])]
+        points = z[: int(section["jacobian_samples"])]
         start = time.perf_counter()
         jacobian_from_vjps(func, points)
         probe = points.detach().requires_grad_(True)
         with torch.enable_grad():
             exact_trace(func(probe), probe)
         seconds += time.perf_counter() - start
-        draws = int(settings["variance_draws"])
+        draws = int(section["variance_draws"])
         per_chunk = max(2, min(draws, 2**22 // (len(points) * dim)))
         start = time.perf_counter()
         empirical_variance(func, points, kind="gaussian", draws=per_chunk)

@@ -5,7 +5,7 @@ A planner per experiment turns the resolved configuration into :class:`PlannedJo
 with the same ``shape`` (same model, batch and data kind: the seeds of one model) are timed
 once. ``build(device)`` returns a :class:`Probe`: the built model and one training step of it
 (forward, backward and update on a synthetic batch of the job's shape). Models come from the
-builders the jobs call (``replication.models``, ``experiments.vae.build_vae``, the CNF and
+builders the jobs call (``replication.models``, ``experiments.vae_table.run.build_vae``, the CNF and
 article modules); nothing is re-implemented here.
 
 Trained-like NFE for adaptive solvers come from the committed cpu-scale runs
@@ -21,7 +21,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from replication.config import REPO_ROOT, classify_runs, vae_runs
+from replication.config import REPO_ROOT
+from replication.experiments.registry import experiment
 
 CPU_RESULTS = REPO_ROOT / "results" / "cpu"
 MNIST_TRAIN_IMAGES = 60_000   # the MNIST training file; the validation split is cut from it
@@ -186,7 +187,7 @@ def _classify_probe(spec: dict, device) -> Probe:
 
 def plan_classify(config: dict) -> list[PlannedJob]:
     jobs = []
-    for spec in classify_runs(config):
+    for spec in experiment("table1").jobs(config):
         training, data = spec["training"], spec["data"]
         train = MNIST_TRAIN_IMAGES - data["validation_size"]
         if data["train_subset"] is not None:
@@ -210,7 +211,7 @@ def plan_classify(config: dict) -> list[PlannedJob]:
                      "the 'res' downsampling that matches the ResNet's 0.60 M gives 0.23 M")
         arch = json.dumps(spec["architecture"], sort_keys=True)
         jobs.append(PlannedJob(
-            experiment="classify", job=f"{spec['model']} seed {spec['seed']}",
+            experiment="table1", job=f"{spec['model']} seed {spec['seed']}",
             shape=f"{spec['model']} {arch} batch {training['batch_size']}", steps=steps,
             batch_size=training["batch_size"], checks=_classify_checks(spec),
             nfe_trained=trained, note=note,
@@ -258,7 +259,7 @@ def _vae_checks(spec: dict) -> tuple[ParameterCheck, ...]:
 def _vae_probe(spec: dict, device, *, image_shape, likelihood: str) -> Probe:
     import torch
 
-    from replication.experiments.vae import OPTIMIZERS, build_vae
+    from replication.experiments.vae_table.run import OPTIMIZERS, build_vae
     from replication.models import count_parameters
     from replication.ode import NFECounter
     from replication.train.vae import training_step
@@ -298,7 +299,7 @@ def _cpu_ffjord_nfe(dataset: str, blocks: int) -> tuple[tuple[float, float] | No
 
 def plan_vae(config: dict) -> list[PlannedJob]:
     jobs = []
-    for spec in vae_runs(config):
+    for spec in experiment("vae_table").jobs(config):
         dataset, flow, training = spec["dataset"], spec["flow"], spec["training"]
         image_shape, likelihood, sizes = _image_kind(dataset)
         train = sizes["train"] if spec["data"]["train_subset"] is None else min(
@@ -318,7 +319,7 @@ def plan_vae(config: dict) -> list[PlannedJob]:
                      "days' per VAE; 1 step timed (the first, one-off costs included)")
         model = json.dumps(spec["model"], sort_keys=True)
         jobs.append(PlannedJob(
-            experiment="vae", job=f"{dataset} {flow} seed {spec['seed']}",
+            experiment="vae_table", job=f"{dataset} {flow} seed {spec['seed']}",
             shape=f"{dataset} {flow} {model} batch {training['batch_size']}", steps=steps,
             batch_size=training["batch_size"], checks=_vae_checks(spec), nfe_trained=trained,
             slow=slow, note=note,
@@ -365,8 +366,8 @@ def plan_nfe_vs_dim(config: dict) -> list[PlannedJob]:
 def _toy_probe(section: dict, dataset: str, device) -> Probe:
     import torch
 
-    from replication.cnf.toy_data import sample
-    from replication.cnf.toy_density import DTYPE, build_model, log_density
+    from replication.data.toy2d import sample
+    from replication.experiments.toy_density.run import DTYPE, build_model, log_density
     from replication.models import count_parameters
     from replication.ode import NFECounter
 
@@ -420,7 +421,7 @@ def plan_toy_density(config: dict) -> list[PlannedJob]:
 def _a1_probe(spec: dict, device) -> Probe:
     import numpy as np
 
-    from replication.article import numpy_net as net
+    from replication.experiments.article import numpy_net as net
 
     params = net.init_params(spec["seed"])
     x = np.random.default_rng(0).standard_normal(28 * 28)
@@ -440,7 +441,7 @@ A2_PROBE_IMAGES = 500
 def _a2_probe(spec: dict, a1: dict, device) -> Probe:
     import numpy as np
 
-    from replication.article import numpy_net as net
+    from replication.experiments.article import numpy_net as net
 
     params = net.init_params(a1["seed"])
     images = np.random.default_rng(0).standard_normal((A2_PROBE_IMAGES, 28 * 28))
@@ -459,8 +460,8 @@ def _snippet_probe(spec: dict, device) -> Probe:
     import torch
     from torch.nn import functional as F
 
-    from replication.article.run import _solver
-    from replication.article.torch_snippets import CNFClassifier, FFJORDClassifier
+    from replication.experiments.article.run import _solver
+    from replication.experiments.article.torch_snippets import CNFClassifier, FFJORDClassifier
     from replication.models import count_parameters
     from replication.ode import NFECounter
 
@@ -487,7 +488,7 @@ def _snippet_probe(spec: dict, device) -> Probe:
 
 
 def plan_article(config: dict) -> list[PlannedJob]:
-    from replication.article.commands import article_jobs
+    from replication.experiments.article import article_jobs
 
     scale = config["scale"]
     section = config["scales"][scale]["article"]

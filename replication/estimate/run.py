@@ -18,10 +18,10 @@ from replication.estimate.plans import PlannedJob, Timing
 from replication.registry import Registry
 
 PLANNERS = Registry("experiment", {
-    "classify": "replication.estimate.plans:plan_classify",
+    "table1": "replication.estimate.plans:plan_classify",
     "figure3": "replication.estimate.analysis_plans:plan_figure3",
     "memory_depth": "replication.estimate.analysis_plans:plan_memory_depth",
-    "vae": "replication.estimate.plans:plan_vae",
+    "vae_table": "replication.estimate.plans:plan_vae",
     "nfe_vs_dim": "replication.estimate.plans:plan_nfe_vs_dim",
     "toy_density": "replication.estimate.plans:plan_toy_density",
     "trace_cost": "replication.estimate.analysis_plans:plan_trace_cost",

@@ -5,7 +5,7 @@
 - :mod:`~replication.regress.engine`: :func:`update` writes ``results/baselines/<scale>/*.csv``
   from a results folder; :func:`check` compares and returns a :class:`Report` whose ``drifts``
   name the table, row, metric, new value, baseline and tolerance.
-- :mod:`~replication.regress.commands`: ``check-baselines`` / ``update-baselines``.
+- the ``baselines check`` / ``baselines update`` verb of :mod:`replication.cli`.
 """
 from replication.regress.engine import BaselineError, Drift, Report, check, compare, update
 from replication.regress.spec import GATES, Metric, Table

@@ -29,7 +29,7 @@ COMPARISON_COLUMNS = ["table", "row", "metric", "baseline", "new", "kind", "tole
 FAILING = ("drift", "missing table", "missing row", "missing metric", "no baselines",
            "duplicate row")
 PROVENANCE_FILE = "provenance.json"
-UPDATE_COMMAND = "python -m replication update-baselines"
+UPDATE_COMMAND = "python -m replication baselines update"
 SINGLE_ROW = "(single row)"
 
 

@@ -15,7 +15,7 @@ Tolerance kinds:
 The tolerances below were chosen from repeated smoke runs on the 2-core CI machine (see RUNS);
 the reason of each says what varied there.
 Adding a table is one more ``Table(...)`` in :data:`GATES` (see ``VAE_TABLE``), then
-``python -m replication update-baselines``.
+``python -m replication baselines update``.
 """
 from __future__ import annotations
 
@@ -188,8 +188,8 @@ MEMORY_DEPTH = Table(
 
 # FFJORD's VAE table (replication/collect/vae_table.py): one row per (flow, dataset); rows of an
 # excluded dataset hold no values (NaN), which must stay NaN. Gated as soon as the scale produces
-# results/<scale>/vae_table.csv; until its baselines exist, check-baselines fails and says to run
-# `python -m replication update-baselines`.
+# results/<scale>/vae_table.csv; until its baselines exist, `baselines check` fails and says to run
+# `python -m replication baselines update`.
 VAE_TABLE = Table(
     name="vae_table",
     path="results/{scale}/vae_table.csv",

@@ -3,7 +3,6 @@
 - :mod:`~replication.report.build`: :func:`write_report` (and its parts).
 - :mod:`~replication.report.captions`: every table's and figure's title and caption.
 - :mod:`~replication.report.provenance`: provenance records aggregated over a scale's results.
-- :mod:`~replication.report.browser`: open a report in headless Chromium and inspect it.
 """
 
 from replication.report.build import build_report, write_report

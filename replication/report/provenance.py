@@ -1,6 +1,6 @@
 """Provenance of a scale's results, aggregated from every ``provenance.json`` under its folder.
 
-Each run writes ``provenance.json`` (training runs) or ``<name>.provenance.json`` (analyses) with
+Each job writes ``provenance.json`` into its folder (replication.experiments.base.run_job) with
 its git state, package versions, hardware and start/end times (replication.measure.provenance).
 """
 
@@ -91,7 +91,7 @@ def collect_provenance(results: Path | str) -> Provenance:
     found = Provenance()
     if not results.is_dir():
         return found
-    paths = sorted(set(results.rglob("provenance.json")) | set(results.rglob("*.provenance.json")))
+    paths = sorted(results.rglob("provenance.json"))
     for path in paths:
         relative = path.relative_to(results)
         try:

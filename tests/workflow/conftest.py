@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-PROJECT_FILES = ("Snakefile", "rules", "config", "replication", "profiles")
+PROJECT_FILES = ("Snakefile", "rules", "config", "replication", "profiles", "envs")
 SNAKEMAKE = (sys.executable, "-m", "snakemake")
 
 
@@ -32,8 +32,10 @@ def missing_from_mirror(project: Path, mirror: Path) -> list[str]:
     The smoke run leaves them out (config key exclude_datasets), as a user without them would;
     their VAE table rows then say "not run (excluded)".
     """
-    config = yaml.safe_load((project / "config" / "config.yaml").read_text())
-    datasets = config["scales"]["smoke"].get("vae", {}).get("datasets", {})
+    from replication.config import materialize_scales
+
+    config = materialize_scales(yaml.safe_load((project / "config" / "config.yaml").read_text()))
+    datasets = config["scales"]["smoke"]["vae"]["datasets"]
     return sorted(name for name in datasets if not any((Path(mirror) / name).glob("*")))
 
 

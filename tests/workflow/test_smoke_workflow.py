@@ -16,6 +16,7 @@ import yaml
 
 # The session-scoped `project` fixture (one smoke run shared with test_smoke_baselines.py) and
 # these helpers live in tests/workflow/conftest.py.
+from replication.config import materialize_scales
 from tests.workflow.conftest import SNAKEMAKE, project_env, snakemake
 
 pytestmark = pytest.mark.workflow
@@ -62,7 +63,7 @@ def test_every_smoke_classifier_beats_a_constant_predictor(project):
 
     from replication.data.mnist import load_mnist
 
-    config = yaml.safe_load((project / "config" / "config.yaml").read_text())
+    config = materialize_scales(yaml.safe_load((project / "config" / "config.yaml").read_text()))
     data = load_mnist(project / "data", **config["scales"]["smoke"]["classify"]["data"])
     labels = data.test.labels.tolist()
     majority = collections.Counter(labels).most_common(1)[0][1] / len(labels)
@@ -91,12 +92,13 @@ def test_smoke_run_produces_figure3_and_memory_vs_depth(project):
     assert fits.loc["adjoint", "verdict"] == "adjoint memory is constant in depth"
     points = pd.read_csv(figures / "memory_depth.csv")
     assert points["depth"].max() == 64 and set(points["variant"]) == {"resnet", "rknet", "adjoint"}
-    for measurement in ("figure3/tolerance_sweep", "memory_depth/points"):
-        assert (project / "results" / "smoke" / f"{measurement}.provenance.json").is_file()
+    for job in ("figure3", "memory_depth"):  # analyses are jobs like any other
+        for name in ("provenance.json", "metrics.json"):
+            assert (project / "results" / "smoke" / job / name).is_file(), (job, name)
 
 
 def test_plotting_change_reruns_only_the_plot(project, mirror):
-    module = project / "replication" / "plots" / "memory.py"
+    module = project / "replication" / "experiments" / "memory_depth" / "plot.py"
     original = module.read_text()
     try:
         module.write_text(original.replace('figsize=(10, 4)', 'figsize=(11, 4)'))
@@ -118,7 +120,9 @@ def test_config_change_reruns_exactly_that_model(project, mirror):
     config_path = project / "config" / "config.yaml"
     original = config_path.read_text()
     config = yaml.safe_load(original)
-    config["scales"]["smoke"]["classify"]["models"]["odenet"]["architecture"]["rtol"] = 1e-4
+    # scales.smoke is written as a delta onto scales.paper: the new rtol goes into the delta
+    models = config["scales"]["smoke"]["classify"].setdefault("models", {})
+    models.setdefault("odenet", {}).setdefault("architecture", {})["rtol"] = 1e-4
     config_path.write_text(yaml.safe_dump(config))
     try:
         done = snakemake(project, "--dry-run", mirror=mirror)
@@ -182,17 +186,19 @@ def test_a_forced_rerun_never_resumes_a_checkpoint_of_other_code(project, mirror
     """
     import torch
 
-    from replication.config import classify_runs
-    from replication.experiments.classify import run_key
+    from replication.experiments.base import checkpoint_path
+    from replication.experiments.registry import experiment
+    from replication.experiments.table1 import jobs as classify_runs
+    from replication.measure.provenance import config_hash
 
-    checkpoints = project / "checkpoints" / "smoke" / "classify"
+    checkpoints = project / "checkpoints" / "smoke" / "table1"
     assert not list(checkpoints.rglob("*.pt")), "a completed run left its checkpoint behind"
-    config = yaml.safe_load((project / "config" / "config.yaml").read_text())
+    config = materialize_scales(yaml.safe_load((project / "config" / "config.yaml").read_text()))
     (spec,) = [s for s in classify_runs({**config, "scale": "smoke"}) if s["model"] == "mlp"]
-    planted = checkpoints / run_key(spec) / "last.pt"
+    planted = checkpoint_path(experiment("table1"), spec, checkpoints.parent)
     planted.parent.mkdir(parents=True, exist_ok=True)
     torch.save({"epoch": spec["training"]["epochs"], "history": [], "batches": [], "best": None,
-                "identity": {"spec_hash": run_key(spec).rsplit("-", 1)[1],
+                "identity": {"spec_hash": config_hash(spec),
                              "code_fingerprint": "made-by-other-code"}}, planted)
     # `-R <the MLP's metrics>`: reruns that job, then the table, claims and report that read it
     snakemake(project, "--forcerun", "results/smoke/classify/mlp/seed0/metrics.json",

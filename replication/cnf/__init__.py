@@ -1,1 +1,0 @@
-"""FFJORD's smaller experiments: 2-D toy densities, trace estimator cost, NFE vs latent size."""
