@@ -49,7 +49,9 @@ replicate: $(STAMP)
 	    echo "make: no CUDA GPU: the cpu scale (full data, reduced epochs; see README, Scales)"; \
 	    scale=cpu; \
 	fi; \
-	args=(--cores '$(CORES)' --config "scale=$$scale"); \
+	args=(--profile profiles/local --cores '$(CORES)'); \
+	if command -v nvidia-smi >/dev/null; then args+=(--resources "gpu=$$(nvidia-smi -L | wc -l)"); fi; \
+	args+=(--config "scale=$$scale"); \
 	if [ -n '$(MIRROR)' ]; then args+=("data_mirror=$(MIRROR)"); echo "make: data mirror $(MIRROR)"; fi; \
 	if [ -n '$(EXCLUDE)' ]; then \
 	    args+=("exclude_datasets=[$(EXCLUDE)]"); \

@@ -73,11 +73,18 @@ def _plan(args: argparse.Namespace) -> int:
     if args.settings:
         print(json.dumps(config["scales"][config["scale"]], indent=2, sort_keys=True))
         return 0
+    on_gpu, on_cpu = {}, {}
     for name in args.experiment or NAMES:
         declared = experiment(name)
         for spec in declared.jobs(config):
             print(json.dumps({"experiment": name, "job_dir": declared.job_dir(spec),
                               "spec": spec}, sort_keys=True))
+            where = on_gpu if str(spec.get("device", "cpu")).startswith("cuda") else on_cpu
+            where[name] = where.get(name, 0) + 1
+    # on stderr, so that stdout stays one JSON spec per line
+    for label, counts in (("need a CUDA GPU", on_gpu), ("run on a CPU", on_cpu)):
+        jobs = ", ".join(f"{name} {count}" for name, count in counts.items()) or "none"
+        print(f"{sum(counts.values())} jobs {label}: {jobs}", file=sys.stderr)
     return 0
 
 

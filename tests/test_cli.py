@@ -168,3 +168,13 @@ def test_an_overlay_configfile_changes_one_nested_value(tmp_path):
         capture_output=True, text=True, cwd=REPO_ROOT, timeout=300)
     assert done.returncode == 0, done.stderr
     assert '"lr": 0.05' in done.stdout and '"momentum": 0.9' in done.stdout
+
+
+def test_plan_says_which_jobs_need_a_gpu_and_which_run_on_a_cpu():
+    done = _cli("plan", "--scale", "paper")
+    assert done.returncode == 0
+    gpu, cpu = done.stderr.strip().splitlines()[-2:]
+    specs = [json.loads(line)["spec"] for line in done.stdout.splitlines()]
+    cuda = sum(str(spec.get("device", "cpu")).startswith("cuda") for spec in specs)
+    assert gpu.startswith(f"{cuda} jobs need a CUDA GPU: table1 18,")
+    assert cpu.startswith(f"{len(specs) - cuda} jobs run on a CPU: article")
