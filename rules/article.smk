@@ -18,6 +18,8 @@ rule article_a1:
         f"{LOGS}/article/a1-seed{{seed}}.log",
     conda:
         CONDA_ENV
+    resources:
+        mem_mb=mem_mb("article_a1"),
     params:
         **job_params(ARTICLE),
     shell:
@@ -37,6 +39,8 @@ rule article_a2:
         f"{LOGS}/article/a2-seed{{seed}}.log",
     conda:
         CONDA_ENV
+    resources:
+        mem_mb=mem_mb("article_a2"),
     params:
         **job_params(ARTICLE),
     shell:
@@ -57,6 +61,7 @@ rule article_a3:
         CONDA_ENV
     threads: ARTICLE_SETTINGS["a3"]["threads"]
     resources:
+        mem_mb=mem_mb("article_a3"),
         gpu=gpus(ARTICLE_SETTINGS["a3"]["device"]),
     params:
         **job_params(ARTICLE),
@@ -78,6 +83,7 @@ rule article_a4:
         CONDA_ENV
     threads: ARTICLE_SETTINGS["a4"]["threads"]
     resources:
+        mem_mb=mem_mb("article_a4"),
         gpu=gpus(ARTICLE_SETTINGS["a4"]["device"]),
     params:
         **job_params(ARTICLE),

@@ -41,6 +41,12 @@ def settings(section):
     return config["scales"][SCALE][section]
 
 
+def mem_mb(rule_name):
+    """Memory (MB) a job of *rule_name* reserves at this scale (config key job_memory_mb)."""
+    memory = config["job_memory_mb"][SCALE]
+    return memory.get(rule_name, memory["default"])
+
+
 def gpus(device):
     """GPUs a job on *device* holds (a resource: `--resources gpu=N` caps them)."""
     return 1 if str(device).startswith("cuda") else 0

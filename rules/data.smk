@@ -27,6 +27,8 @@ for _dataset in DATASET_NAMES:
             f"logs/data/fetch_{_dataset}.log",
         conda:
             CONDA_ENV
+        resources:
+            mem_mb=mem_mb(f"fetch_{_dataset}"),
         params:
             dataset=_dataset,
         shell:
@@ -45,6 +47,8 @@ rule data:
         "logs/data/verify.log",
     conda:
         CONDA_ENV
+    resources:
+        mem_mb=mem_mb("data"),
     params:
         datasets=DATA_NAMES,
     shell:

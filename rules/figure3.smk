@@ -17,6 +17,7 @@ rule tolerance_sweep:
         CONDA_ENV
     threads: FIGURE3_THREADS
     resources:
+        mem_mb=mem_mb("tolerance_sweep"),
         gpu=gpus(FIGURE3_SPEC["device"]),
     params:
         **job_params(FIGURE3),
@@ -36,6 +37,8 @@ rule figure3:
         f"{LOGS}/figures/figure3.log",
     conda:
         CONDA_ENV
+    resources:
+        mem_mb=mem_mb("figure3"),
     params:
         experiment=FIGURE3.name,
         code=FIGURE3.fingerprint_of(FIGURE3.figure),

@@ -13,6 +13,7 @@ rule memory_depth:
         CONDA_ENV
     threads: settings(MEMORY_DEPTH.section)["threads"]
     resources:
+        mem_mb=mem_mb("memory_depth"),
         gpu=gpus(MEMORY_DEPTH_SPEC["device"]),
     params:
         **job_params(MEMORY_DEPTH),
@@ -31,6 +32,8 @@ rule memory_figure:
         f"{LOGS}/figures/memory_depth.log",
     conda:
         CONDA_ENV
+    resources:
+        mem_mb=mem_mb("memory_figure"),
     params:
         experiment=MEMORY_DEPTH.name,
         code=MEMORY_DEPTH.fingerprint_of(MEMORY_DEPTH.figure),

@@ -19,6 +19,7 @@ rule ffjord_nfe:
         CONDA_ENV
     threads: NFE_VS_DIM_SETTINGS["threads"]
     resources:
+        mem_mb=mem_mb("ffjord_nfe"),
         gpu=gpus(NFE_VS_DIM_SETTINGS["device"]),
     params:
         **job_params(NFE_VS_DIM),
@@ -38,6 +39,8 @@ rule nfe_vs_dim_table:
         f"{LOGS}/ffjord/nfe_vs_dim_table.log",
     conda:
         CONDA_ENV
+    resources:
+        mem_mb=mem_mb("nfe_vs_dim_table"),
     params:
         experiment=NFE_VS_DIM.name,
         spec=json.dumps(NFE_VS_DIM.collect_spec(config), sort_keys=True),
@@ -57,6 +60,8 @@ rule nfe_vs_dim_figure:
         f"{LOGS}/figures/ffjord_nfe_vs_dim.log",
     conda:
         CONDA_ENV
+    resources:
+        mem_mb=mem_mb("nfe_vs_dim_figure"),
     params:
         experiment=NFE_VS_DIM.name,
         code=NFE_VS_DIM.fingerprint_of(NFE_VS_DIM.figure),

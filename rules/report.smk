@@ -15,6 +15,8 @@ rule claims:
         f"{LOGS}/claims.log",
     conda:
         CONDA_ENV
+    resources:
+        mem_mb=mem_mb("claims"),
     params:
         code=code_fingerprint("replication.claims.verdicts"),
         scale=SCALE,
@@ -36,6 +38,8 @@ rule report:
         f"{LOGS}/report.log",
     conda:
         CONDA_ENV
+    resources:
+        mem_mb=mem_mb("report"),
     params:
         code=code_fingerprint("replication.report.build"),
         scale=SCALE,

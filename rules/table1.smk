@@ -22,6 +22,7 @@ rule train_classifier:
         CONDA_ENV
     threads: TABLE1_SETTINGS["threads"]
     resources:
+        mem_mb=mem_mb("train_classifier"),
         gpu=gpus(TABLE1_SETTINGS["device"]),
     params:
         **job_params(TABLE1),
@@ -41,6 +42,8 @@ rule table1:
         f"{LOGS}/table1.log",
     conda:
         CONDA_ENV
+    resources:
+        mem_mb=mem_mb("table1"),
     params:
         experiment=TABLE1.name,
         spec=json.dumps(TABLE1.collect_spec(config), sort_keys=True),

@@ -24,6 +24,7 @@ rule toy_density:
         CONDA_ENV
     threads: TOY_DENSITY_SETTINGS["threads"]
     resources:
+        mem_mb=mem_mb("toy_density"),
         gpu=gpus(TOY_DENSITY_SETTINGS["device"]),
     params:
         **job_params(TOY_DENSITY),
@@ -41,6 +42,8 @@ rule toy_density_figure:
         f"{LOGS}/figures/ffjord_toy_densities.log",
     conda:
         CONDA_ENV
+    resources:
+        mem_mb=mem_mb("toy_density_figure"),
     params:
         experiment=TOY_DENSITY.name,
         code=TOY_DENSITY.fingerprint_of(TOY_DENSITY.figure),

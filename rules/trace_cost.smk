@@ -13,6 +13,7 @@ rule trace_cost:
         CONDA_ENV
     threads: settings(TRACE_COST.section)["threads"]
     resources:
+        mem_mb=mem_mb("trace_cost"),
         gpu=gpus(TRACE_COST_SPEC["device"]),
     params:
         **job_params(TRACE_COST),
@@ -30,6 +31,8 @@ rule trace_cost_figure:
         f"{LOGS}/figures/ffjord_trace_cost.log",
     conda:
         CONDA_ENV
+    resources:
+        mem_mb=mem_mb("trace_cost_figure"),
     params:
         experiment=TRACE_COST.name,
         code=TRACE_COST.fingerprint_of(TRACE_COST.figure),

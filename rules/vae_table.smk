@@ -20,6 +20,7 @@ rule train_vae:
         CONDA_ENV
     threads: VAE_TABLE_SETTINGS["threads"]
     resources:
+        mem_mb=mem_mb("train_vae"),
         gpu=gpus(VAE_TABLE_SETTINGS["device"]),
     params:
         **job_params(VAE_TABLE),
@@ -39,6 +40,8 @@ rule vae_table:
         f"{LOGS}/vae_table.log",
     conda:
         CONDA_ENV
+    resources:
+        mem_mb=mem_mb("vae_table"),
     params:
         experiment=VAE_TABLE.name,
         spec=json.dumps(VAE_TABLE.collect_spec(config), sort_keys=True),
