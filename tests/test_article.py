@@ -21,6 +21,17 @@ from replication.experiments.article.torch_snippets import (
 from replication.results import read_json
 from tests.support.jobs import run_experiment
 
+
+def paper_spec(experiment: str, **changes) -> dict:
+    """The first paper-scale job spec of *experiment* (a1 … a4) from the config, with *changes*."""
+    from replication.config import load_config
+    from replication.experiments.registry import experiment as declared
+
+    config = load_config(overrides={"scale": "paper"})
+    spec = next(s for s in declared("article").jobs(config) if s["experiment"] == experiment)
+    return {**spec, "device": "cpu", **changes} if experiment in ("a3", "a4") else {
+        **spec, **changes}
+
 ARTICLE = {"steps": 20, "dt": 0.002}
 FAST_SOLVER = {"method": "dopri5", "rtol": 1e-3, "atol": 1e-3, "options": None}
 FIXED_SOLVER = {"method": "rk4", "rtol": 1e-7, "atol": 1e-9, "options": {"step_size": 0.5}}
@@ -115,8 +126,8 @@ def test_deferred_update_keeps_w2_and_differs_from_as_written(mnist):
 
 
 def test_a1_job_writes_files_and_a2_reproduces_its_accuracy(mnist_root, tmp_path):
-    spec = {"experiment": "a1", "seed": 0, "scale": "smoke", "train_subset": 200,
-            "test_subset": 300, "log_every": 50}
+    spec = paper_spec("a1", seed=0, scale="smoke", train_subset=200, test_subset=300,
+                      log_every=50)
     metrics = run_experiment("article", spec, tmp_path / "a1", data_dir=mnist_root)
     for name in ("metrics.json", "provenance.json", "params.npz", "history.csv"):
         assert (tmp_path / "a1" / name).is_file()
@@ -127,8 +138,8 @@ def test_a1_job_writes_files_and_a2_reproduces_its_accuracy(mnist_root, tmp_path
     assert read_json(tmp_path / "a1" / "provenance.json")["seed"] == 0
 
     settings = [[20, 0.002], [0, 0.002], [40, 0.001], [20, 0.1]]
-    a2 = run_experiment("article", {"experiment": "a2", "seed": 0, "settings": settings,
-                                    "test_subset": 300, "params": "a1/params.npz"},
+    a2 = run_experiment("article", paper_spec("a2", seed=0, settings=settings, test_subset=300,
+                                              params="a1/params.npz"),
                         tmp_path / "a2", data_dir=mnist_root)
     rows = {(r["n"], r["dt"]): r for r in a2["rows"]}
     assert rows[(20, 0.002)]["accuracy"] == metrics["test_accuracy"]
@@ -139,12 +150,15 @@ def test_a1_job_writes_files_and_a2_reproduces_its_accuracy(mnist_root, tmp_path
     assert (tmp_path / "a2" / "provenance.json").is_file()
 
 
-def test_specs_reject_unknown_keys_and_wrong_experiments():
+def test_specs_reject_unknown_and_missing_keys_and_wrong_experiments():
     with pytest.raises(ValueError, match="unknown keys"):
-        run.resolve({"experiment": "a1", "seed": 0, "learning_rate": 1}, "a1")
+        run.resolve(paper_spec("a1", learning_rate=1), "a1")
     with pytest.raises(ValueError, match="not 'a3'"):
-        run.resolve({"experiment": "a1", "seed": 0}, "a3")
-    assert run.resolve({"seed": 1}, "a4")["solver"]["rtol"] == 1e-7
+        run.resolve(paper_spec("a1"), "a3")
+    with pytest.raises(ValueError, match=r"lacks \['dt', 'epochs'.*scales\.<scale>\.article\.a1"):
+        run.resolve({"experiment": "a1", "seed": 0, "steps": 20}, "a1")
+    # no value is filled in: the article's solver comes from the config, as written there
+    assert run.resolve(paper_spec("a4"), "a4")["solver"]["rtol"] == 1e-7
 
 
 def test_cnf_snippet_trains_a_few_steps(mnist):
@@ -196,15 +210,14 @@ def test_torch_jobs_write_files_through_the_commands(mnist_root, tmp_path):
     tiny = {"seed": 1, "scale": "smoke", "train_subset": 64, "test_subset": 32,
             "batch_size": 16, "max_steps": 2, "eval_batch_size": 32}
     specs = {
-        "a3": tiny,
-        "a4": {**tiny, "readout": "z_T", "check_batch_size": 8,
-               "solver": {"method": "dopri5", "rtol": 1e-3, "atol": 1e-3},
-               "check_solvers": {"fixed_rk4": {"method": "rk4", "step_size": 0.5}}},
+        "a3": paper_spec("a3", **tiny),
+        "a4": paper_spec("a4", **tiny, readout="z_T", check_batch_size=8,
+                         solver={"method": "dopri5", "rtol": 1e-3, "atol": 1e-3},
+                         check_solvers={"fixed_rk4": {"method": "rk4", "step_size": 0.5}}),
     }
     for experiment, spec in specs.items():
         out = tmp_path / experiment
-        args = parser.parse_args(["run", "article", "--spec",
-                                  json.dumps({"experiment": experiment, **spec}),
+        args = parser.parse_args(["run", "article", "--spec", json.dumps(spec),
                                   "--data-dir", str(mnist_root), "--out", str(out)])
         args.handler(args)
         metrics = read_json(out / "metrics.json")
@@ -222,7 +235,8 @@ def test_article_jobs_expand_a_config_section_into_valid_specs():
                       "batch_size": 64, "max_steps": None, "train_subset": None,
                       "test_subset": None, "eval_batch_size": 64, "log_every": 100}
     section = {
-        "a1": {"seeds": [0, 1], **{k: v for k, v in run.A1_DEFAULTS.items()}},
+        "a1": {"seeds": [0, 1], **{k: v for k, v in paper_spec("a1").items()
+                                    if k in run.A1_KEYS}},
         "a2": {"settings": [[20, 0.002], [10, 0.004]], "test_subset": None},
         "a3": torch_settings,
         "a4": {**torch_settings, "solver": {"method": "dopri5", "rtol": 1e-7, "atol": 1e-9},

@@ -8,13 +8,12 @@ last, ``metrics.json``), every job writes into its folder:
 * A2 — ``rows.csv``: accuracy and time of A1's network at other (n, dt), without retraining.
 * A3, A4 — ``batches.csv``: loss, errors, NFE-F, NFE-B and seconds of every training batch.
 
-A spec holds the keys of the experiment's ``*_DEFAULTS`` (missing keys take the article's
-values; unknown keys are an error) plus ``experiment``, ``seed`` and optionally ``scale``.
-The resolved spec is recorded in ``provenance.json`` and ``metrics.json``.
+A spec holds every key of the experiment's ``*_KEYS`` (their values come from the config; a
+missing or unknown key is an error) plus ``experiment``, ``seed`` and optionally ``scale``.
+The spec is recorded in ``provenance.json`` and ``metrics.json``.
 """
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
@@ -24,32 +23,33 @@ from replication.measure.provenance import config_hash
 from replication.results import write_csv
 from replication.train.progress import report
 
-# The article's values. ``None`` subsets mean the full split; ``max_steps: None`` the full run.
-A1_DEFAULTS = {"steps": 20, "dt": 0.002, "lr": 0.7, "epochs": 1, "update": "as_written",
-               "train_subset": None, "test_subset": None, "log_every": 1000}
-A2_DEFAULTS = {"settings": [[20, 0.002]], "test_subset": None}
-A3_DEFAULTS = {"epochs": 5, "batch_size": 64, "train_subset": None, "test_subset": None,
-               "max_steps": None, "eval_batch_size": 64, "log_every": 100, "device": "cpu"}
-A4_DEFAULTS = {**A3_DEFAULTS, "readout": "as_written",
-               "solver": {"method": "dopri5", "rtol": 1e-7, "atol": 1e-9},
-               "check_solvers": {"article": {"method": "dopri5", "rtol": 1e-7, "atol": 1e-9},
-                                 "fixed_rk4": {"method": "rk4", "step_size": 0.25}},
-               "check_batch_size": 64, "log_every": 10}
-DEFAULTS = {"a1": A1_DEFAULTS, "a2": A2_DEFAULTS, "a3": A3_DEFAULTS, "a4": A4_DEFAULTS}
+# The keys of each experiment's spec. Their values, the article's protocol at scale paper, are
+# in config/config.yaml (scales.<scale>.article): no value is written here. ``None`` subsets mean
+# the full split; ``max_steps: None`` the full run.
+A1_KEYS = ("steps", "dt", "lr", "epochs", "update", "train_subset", "test_subset", "log_every")
+A2_KEYS = ("settings", "test_subset", "params")
+A3_KEYS = ("epochs", "batch_size", "train_subset", "test_subset", "max_steps", "eval_batch_size",
+           "log_every", "device")
+A4_KEYS = (*A3_KEYS, "readout", "solver", "check_solvers", "check_batch_size")
+KEYS = {"a1": A1_KEYS, "a2": A2_KEYS, "a3": A3_KEYS, "a4": A4_KEYS}
 COSINE_IMAGES = 100  # test images on which A1's update is compared with the exact gradient
 
 
 def resolve(spec: dict, experiment: str) -> dict:
-    """The spec with the article's defaults filled in; unknown keys raise ``ValueError``."""
+    """The spec, checked: every key of the experiment and a seed, nothing unknown (``ValueError``
+    naming the keys and where their values come from)."""
     if spec.get("experiment", experiment) != experiment:
         raise ValueError(f"spec is for experiment {spec['experiment']!r}, not {experiment!r}")
-    defaults = DEFAULTS[experiment]
-    unknown = set(spec) - set(defaults) - {"experiment", "seed", "scale", "params"}
+    keys = set(KEYS[experiment]) | {"seed"}
+    unknown = set(spec) - keys - {"experiment", "scale"}
     if unknown:
         raise ValueError(f"unknown keys in the {experiment} spec: {sorted(unknown)}")
-    if "seed" not in spec:
-        raise ValueError(f"the {experiment} spec needs a seed")
-    return {**json.loads(json.dumps(defaults)), **spec, "experiment": experiment}
+    missing = keys - set(spec)
+    if missing:
+        raise ValueError(f"the {experiment} spec lacks {sorted(missing)}: take the job's spec from "
+                         f"`python -m replication plan article --scale <scale>` (config "
+                         f"scales.<scale>.article.{experiment})")
+    return {**spec, "experiment": experiment}
 
 
 def _finish(spec: dict, metrics: dict) -> dict:
