@@ -68,8 +68,8 @@ class Experiment:
     spec is the job's whole input besides data files and the upstream results it names).
     ``job_dir(spec)`` is the job's folder relative to ``results/<scale>``. ``code(spec)`` lists
     the package modules the job imports (followed transitively by
-    :func:`replication.fingerprint.code_fingerprint`). ``uses_data`` says whether jobs read
-    dataset files, ``checkpoints`` whether they resume from per-epoch checkpoints.
+    :func:`replication.fingerprint.code_fingerprint`); ``options`` are the spec keys that pick
+    jobs by hand on the command line.
     """
 
     name: str
@@ -79,8 +79,6 @@ class Experiment:
     job_dir: Callable[[dict], str]
     code: Callable[[dict], Sequence[str]]
     options: tuple[Option, ...] = ()
-    uses_data: bool = False
-    checkpoints: bool = False
     # Its table (``collect``: a module with ``collect(inputs, *, out, **spec)``) and its figure
     # (``figure``: a module with ``figure(inputs, *, out)``), from result files only: inputs are
     # paths relative to results/<scale>; ``tables`` are the files collect writes there and
@@ -126,8 +124,9 @@ class Experiment:
                 if all(spec.get(k) == v for k, v in wanted.items())]
         if not jobs:
             known = sorted({json.dumps({k: s.get(k) for k in wanted}) for s in self.jobs(config)})
-            raise NoSuchJobError(f"experiment {self.name} has no job with {wanted} at scale "
-                              f"{config['scale']}; its jobs have: {', '.join(known) or 'none'}")
+            raise NoSuchJobError(
+                f"experiment {self.name} has no job with {wanted} at scale {config['scale']}; "
+                f"its jobs have: {', '.join(known) or 'none'}")
         return jobs
 
 

@@ -77,5 +77,4 @@ EXPERIMENT = declare(
     options=(Option(key="experiment", help="a1, a2, a3 or a4"),
              Option(key="readout", help="A4 only: a readout of the scale's list"),
              Option(key="seed", help="a seed of the scale's list", type=int)),
-    uses_data=True,
 )

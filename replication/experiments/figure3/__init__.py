@@ -35,7 +35,6 @@ EXPERIMENT = declare(
     job_dir=lambda spec: "figure3",
     # the sweep rebuilds the ODE-Net from its saved spec: it depends on the model's code
     code=lambda spec: ("replication.models.odenet",),
-    uses_data=True,
     figure=f"{__name__}.plot",
     figure_inputs=_figure_inputs,
     figures=tuple(f"figure3{suffix}" for suffix in

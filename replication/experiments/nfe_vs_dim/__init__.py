@@ -24,8 +24,6 @@ EXPERIMENT = declare(
     job_dir=lambda spec: f"ffjord/nfe_vs_dim/d{spec['latent_dim']}",
     code=lambda spec: (FLOWS.module_of("ffjord"), IMAGE_DATASETS.module_of(spec["dataset"])),
     options=(Option(key="latent_dim", help="a latent size of the scale's list", type=int),),
-    uses_data=True,
-    checkpoints=True,
     collect=f"{__name__}.table",
     collect_inputs=lambda config: [f"{EXPERIMENT.job_dir(spec)}/history.csv"
                                    for spec in _jobs(config)],

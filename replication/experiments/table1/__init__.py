@@ -45,8 +45,6 @@ EXPERIMENT = declare(
     code=lambda spec: (MODELS.module_of(spec["model"]),),
     options=(Option(key="model", help=f"one of: {', '.join(MODELS)}"),
              Option(key="seed", help="a seed of the scale's list", type=int)),
-    uses_data=True,
-    checkpoints=True,
     collect=f"{__name__}.table",
     tables=("table1.csv", "table1.md", "table1.tex", "classify/runs.csv"),
 )

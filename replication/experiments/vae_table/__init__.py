@@ -67,8 +67,6 @@ EXPERIMENT = declare(
     options=(Option(key="dataset", help=f"one of: {', '.join(IMAGE_DATASETS)}"),
              Option(key="flow", help=f"one of: {', '.join(FLOWS)}"),
              Option(key="seed", help="a seed of the scale's list", type=int)),
-    uses_data=True,
-    checkpoints=True,
     collect=f"{__name__}.table",
     collect_spec=_collect_spec,
     tables=("vae_table.csv", "vae_table.md", "vae_table.tex", "vae/runs.csv"),
