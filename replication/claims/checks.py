@@ -22,6 +22,8 @@ from replication.claims.measures import (
     NotRun,
     _fmt,
     _table1_quantity,
+    _table2_cell,
+    _table2_measurement,
     article_values,
     require_columns,
     vae_best,
@@ -548,8 +550,31 @@ def bottleneck_variance(ctx: Context, *, noise: str, reduces: bool = True) -> Ch
                        value=float(ratio.max()), n=len(dims))
 
 
+def table2_latent_below_rnn(ctx: Context, *, n: int) -> CheckResult:
+    """Neural ODE Table 2: at n observations the latent ODE's mean test RMSE of extrapolation is
+    lower than the better of our two RNN versions' (plain and with Δt), so lower than both."""
+    latent = _table2_measurement(_table2_cell(ctx, "latent_ode", n)[0])
+    row, chosen = _table2_cell(ctx, "rnn", n)
+    rnn = _table2_measurement(row)
+    gap = latent.value - rnn.value
+    stds = [s for s in (latent.std, rnn.std) if s is not None]
+    spread = f" ± {float(np.sqrt(sum(s * s for s in stds))):.3f}" if stds else ""
+    seeds = min(filter(None, [latent.n, rnn.n]), default=None)
+    passed = gap < 0
+    return CheckResult(
+        passed,
+        f"latent ODE {_fmt(latent.value)} vs {chosen} {_fmt(rnn.value)} at n = {n} "
+        f"(gap {gap:+.3f}{spread}{f', {seeds} seed(s)' if seeds else ''})",
+        f"the latent ODE's mean RMSE is {'below' if passed else 'not below'} the better RNN's "
+        f"({chosen}, the better of {', '.join(S.TABLE2_MODELS['rnn'])} at n = {n})",
+        value=gap,
+        n=seeds,
+    )
+
+
 CHECKS: dict[str, Callable[..., CheckResult]] = {
     "bottleneck_variance": bottleneck_variance,
+    "table2_latent_below_rnn": table2_latent_below_rnn,
     "update_follows_gradient": update_follows_gradient,
     "trace_variance": trace_variance,
     "similar_performance": similar_performance,
@@ -566,6 +591,7 @@ CHECKS: dict[str, Callable[..., CheckResult]] = {
 }
 
 CHECK_ARG_CHOICES: dict[str, dict[str, tuple]] = {
+    "table2_latent_below_rnn": {"n": S.TABLE2_N},
     "nfe_vs_dim": {"mode": ("rises", "same_final")},
     "linear_growth": {"quantity": tuple(S.MEMORY_POINTS_QUANTITIES)},
     "proportional": {"root": ("results", "figures")},

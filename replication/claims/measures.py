@@ -155,6 +155,49 @@ def table1_difference(ctx: Context, *, minuend: str, subtrahend: str, quantity: 
     )
 
 
+# --- Neural ODE Table 2 -------------------------------------------------------------------------
+
+
+def _table2_cell(ctx: Context, model: str, n: int) -> tuple[pd.Series, str]:
+    """The row of the paper's (model, n) cell and our model it is: for a paper row with several
+    of our models (the RNN: plain and with Δt), the one with the lowest mean RMSE at n. Every
+    one of them must have a result at n (a missing one is "not run", never skipped)."""
+    if model not in S.TABLE2_MODELS:
+        raise ValueError(f"unknown Table 2 row {model!r}; known: {', '.join(S.TABLE2_MODELS)}")
+    columns = S.TABLE2_COLUMNS
+    table = ctx.csv("results", S.TABLE2_FILE)
+    require_columns(table, [columns["model"], columns["n"], columns["mean"]], S.TABLE2_FILE)
+    rows = []
+    for ours in S.TABLE2_MODELS[model]:
+        found = table[(table[columns["model"]] == ours) & (table[columns["n"]] == n)]
+        found = found[found[columns["mean"]].notna()]
+        if found.empty:
+            raise NotRun(f"{S.TABLE2_FILE} has no RMSE for model {ours!r} at n = {n}")
+        rows.append(found.iloc[0])
+    best = min(rows, key=lambda row: float(row[columns["mean"]]))
+    return best, str(best[columns["model"]])
+
+
+def _table2_measurement(row: pd.Series) -> Measurement:
+    columns = S.TABLE2_COLUMNS
+    n_seeds = _number(row.get(columns["n_seeds"])) if columns["n_seeds"] in row else None
+    return Measurement(
+        value=float(row[columns["mean"]]),
+        std=_number(row.get(columns["std"])) if columns["std"] in row else None,
+        n=int(n_seeds) if n_seeds else None,
+    )
+
+
+def table2(ctx: Context, *, model: str, n: int) -> Measurement:
+    """Our test RMSE of extrapolation for the paper's Table 2 cell (row *model*, column *n*),
+    mean ± std over seeds; the RNN row is the better of our two RNN versions at n."""
+    row, chosen = _table2_cell(ctx, model, n)
+    measurement = _table2_measurement(row)
+    if len(S.TABLE2_MODELS[model]) > 1:
+        measurement.detail = f"better of {', '.join(S.TABLE2_MODELS[model])} at n = {n}: {chosen}"
+    return measurement
+
+
 # --- Figure 3 and the tolerance sweep ------------------------------------------------------------
 
 
@@ -408,6 +451,7 @@ ARG_CHOICES: dict[str, dict[str, tuple]] = {
     "table1": {"quantity": tuple(S.TABLE1_QUANTITIES)},
     "table1_ratio": {"quantity": tuple(S.TABLE1_QUANTITIES)},
     "table1_difference": {"quantity": tuple(S.TABLE1_QUANTITIES)},
+    "table2": {"model": tuple(S.TABLE2_MODELS), "n": S.TABLE2_N},
     "series": {"root": ("results", "figures")},
     "memory_slope": {"quantity": tuple(S.MEMORY_FITS_QUANTITIES)},
     "memory_growth": {"quantity": tuple(S.MEMORY_POINTS_QUANTITIES)},
@@ -423,6 +467,7 @@ MEASURES: dict[str, Callable[..., Measurement]] = {
     "table1": table1,
     "table1_ratio": table1_ratio,
     "table1_difference": table1_difference,
+    "table2": table2,
     "nfe_backward_forward_ratio": nfe_backward_forward_ratio,
     "series": series,
     "memory_slope": memory_slope,

@@ -84,6 +84,7 @@ GROUPS = {
     "node-text": "Neural ODE · §3 text",
     "node-figure3": "Neural ODE · Figure 3",
     "node-memory": "Neural ODE · memory and time vs depth",
+    "node-table2": "Neural ODE · Table 2 (latent ODE vs RNN on spirals)",
     "ffjord-vae": "FFJORD · VAE table",
     "ffjord-nfe": "FFJORD · NFE",
     "ffjord-method": "FFJORD · trace estimator and normalized densities",
