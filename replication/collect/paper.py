@@ -2,8 +2,8 @@
 
 One source: every number here is read from the claims registry
 (``replication/claims/claims.yaml``), the claims that state it (``node.table1.<model>.error``
-and ``.params``, ``ffjord.vae.<flow>.<dataset>``), so a table and the verdict on it can never
-show two different paper values. Only the paper's asymptotic memory and time columns (words,
+and ``.params``, ``node.table2.<row>.n<n>``, ``ffjord.vae.<flow>.<dataset>``), so a table and
+the verdict on it can never show two different paper values. Only the paper's asymptotic memory and time columns (words,
 no claim compares them as numbers) are written here.
 """
 from __future__ import annotations
@@ -77,6 +77,18 @@ TABLE1 = {
     "resnet1": PaperRow("ResNet, 1 block (ablation)", None, None, "–", "–",
                         "torchdiffeq issue #25: ≈ ResNet"),
 }
+
+
+# Neural ODE Table 2 (predictive RMSE on spirals; one number per cell): our models -> the claim
+# ids' rows (node.table2.<row>.n<n>). The paper's RNN row stands beside both our RNN versions.
+_TABLE2_ROWS = {"latent_ode": "latent_ode", "rnn": "rnn", "rnn_dt": "rnn"}
+
+
+def table2_paper_rmse(model: str, n: int) -> float | None:
+    """The paper's Table 2 RMSE for our *model* at *n* observations, or None where the paper
+    has no such cell (a model or an n it did not run)."""
+    claim_id = f"node.table2.{_TABLE2_ROWS.get(model, model)}.n{n}"
+    return claimed(claim_id) if model in _TABLE2_ROWS and claim_id in _claims() else None
 
 
 @dataclass(frozen=True)

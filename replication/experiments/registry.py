@@ -13,6 +13,7 @@ NAMES = (
     "table1",  # Neural ODE Table 1
     "figure3",  # Neural ODE Figure 3: tolerance sweep on the trained ODE-Net
     "memory_depth",  # Neural ODE §3: constant memory of the adjoint vs depth
+    "table2",  # Neural ODE Table 2: latent ODE vs RNN on spirals
     "vae_table",  # FFJORD's VAE table
     "nfe_vs_dim",  # FFJORD Figure 5: NFE vs latent dimension
     "toy_density",  # FFJORD Figure 2: 2-D toy densities
