@@ -25,6 +25,7 @@ rule table2_latent_ode:
         CONDA_ENV
     threads: TABLE2_SETTINGS["threads"]
     resources:
+        mem_mb=mem_mb("table2_latent_ode"),
         gpu=gpus(TABLE2_SETTINGS["device"]),
     params:
         **job_params(TABLE2),
@@ -49,6 +50,7 @@ rule table2_rnn:
         CONDA_ENV
     threads: TABLE2_SETTINGS["threads"]
     resources:
+        mem_mb=mem_mb("table2_rnn"),
         gpu=gpus(TABLE2_SETTINGS["device"]),
     params:
         **job_params(TABLE2),
@@ -67,6 +69,8 @@ rule table2_table:
         f"{LOGS}/table2.log",
     conda:
         CONDA_ENV
+    resources:
+        mem_mb=mem_mb("table2_table"),
     params:
         experiment=TABLE2.name,
         spec=json.dumps(TABLE2.collect_spec(config), sort_keys=True),
@@ -87,6 +91,8 @@ rule table2_figure:
         f"{LOGS}/figures/table2_figure8.log",
     conda:
         CONDA_ENV
+    resources:
+        mem_mb=mem_mb("table2_figure"),
     params:
         experiment=TABLE2.name,
         code=TABLE2.fingerprint_of(TABLE2.figure),
