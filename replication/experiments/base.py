@@ -88,6 +88,7 @@ class Experiment:
     collect_spec: Callable[[dict], dict] = lambda config: {}
     tables: tuple[str, ...] = ()
     figure: str | None = None
+    figure_title: str | None = None  # the figure's, where it is not the experiment's title
     figure_inputs: Callable[[dict], list[str]] = lambda config: []
     figures: tuple[str, ...] = ()
     package: str = field(default="", repr=False)  # set from the declaring module

@@ -34,7 +34,8 @@ def _sections() -> tuple[list[Entry], list[Entry], list[Entry]]:
                 tables.append(Entry(name, experiment.title, experiment.caption(), produced_by))
         for name in experiment.figures:
             if name.endswith(".png"):
-                figures.append(Entry(name, experiment.title, experiment.caption(), produced_by))
+                figures.append(Entry(name, experiment.figure_title or experiment.title,
+                                     experiment.caption(), produced_by))
     article = [Entry(path, title, caption, f"article experiment {path.rsplit('/', 1)[1].upper()}")
                for path, title, caption in REPORT_SECTIONS]
     return tables, article, figures

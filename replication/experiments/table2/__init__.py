@@ -78,6 +78,8 @@ EXPERIMENT = declare(
     collect=f"{__name__}.table",
     tables=("table2.csv", "table2.md", "table2.tex", "spirals/runs.csv"),
     figure=f"{__name__}.plot",
+    figure_title="Neural ODE Figure 8: latent ODE vs RNN on spirals (reconstruction, "
+    "extrapolation, latent paths)",
     figure_inputs=_figure_inputs,
     figures=tuple(f"table2_figure8{s}" for s in (".png", ".pdf", "_predictions.csv",
                                                   "_latent.csv")),
