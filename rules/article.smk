@@ -21,7 +21,7 @@ rule article_a1:
     resources:
         mem_mb=mem_mb("article_a1"),
     params:
-        **job_params(ARTICLE),
+        **job_params(ARTICLE, "article/a1/seed{seed}"),
     shell:
         "python -m replication run {params.experiment:q} --spec {params.spec:q}"
         " --out {params.out:q}"
@@ -42,7 +42,7 @@ rule article_a2:
     resources:
         mem_mb=mem_mb("article_a2"),
     params:
-        **job_params(ARTICLE),
+        **job_params(ARTICLE, "article/a2/seed{seed}"),
     shell:
         "python -m replication run {params.experiment:q} --spec {params.spec:q}"
         " --out {params.out:q}"
@@ -64,7 +64,7 @@ rule article_a3:
         mem_mb=mem_mb("article_a3"),
         gpu=gpus(ARTICLE_SETTINGS["a3"]["device"]),
     params:
-        **job_params(ARTICLE),
+        **job_params(ARTICLE, "article/a3/seed{seed}"),
     shell:
         "python -m replication run {params.experiment:q} --spec {params.spec:q}"
         " --out {params.out:q}"
@@ -86,7 +86,7 @@ rule article_a4:
         mem_mb=mem_mb("article_a4"),
         gpu=gpus(ARTICLE_SETTINGS["a4"]["device"]),
     params:
-        **job_params(ARTICLE),
+        **job_params(ARTICLE, "article/a4/{readout}/seed{seed}"),
     shell:
         "python -m replication run {params.experiment:q} --spec {params.spec:q}"
         " --out {params.out:q}"

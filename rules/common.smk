@@ -66,21 +66,24 @@ def jobs_by_path(declared):
     return {f"{RESULTS}/{declared.job_dir(spec)}": spec for spec in declared.jobs(config)}
 
 
-def job_params(declared):
+def job_params(declared, folder):
     """The params of every job (its spec as JSON, its code fingerprint, its folder).
 
-    Snakemake reruns a job when a param changes: the spec (everything that determines the
-    job's numbers) and the fingerprint of the code it imports (replication/fingerprint.py).
+    *folder* is the job folder's pattern, as given to job_outputs. Snakemake reruns a job when a
+    param changes, but only a param computed from the wildcards alone: the spec (everything that
+    determines the job's numbers) and the fingerprint of the code it imports
+    (replication/fingerprint.py) are looked up by the folder the wildcards name, never from the
+    output paths (a param derived from them triggers no rerun).
     """
     by_path = jobs_by_path(declared)
 
-    def spec(wildcards, output):
-        return by_path[os.path.dirname(output.metrics)]
+    def spec(wildcards):
+        return by_path[f"{RESULTS}/{folder.format(**dict(wildcards.items()))}"]
 
     return {
         "experiment": declared.name,
-        "spec": lambda w, output: json.dumps(spec(w, output), sort_keys=True),
-        "code": lambda w, output: declared.fingerprint(spec(w, output)),
+        "spec": lambda w: json.dumps(spec(w), sort_keys=True),
+        "code": lambda w: declared.fingerprint(spec(w)),
         "out": lambda w, output: os.path.dirname(output.metrics),
     }
 

@@ -20,7 +20,7 @@ rule tolerance_sweep:
         mem_mb=mem_mb("tolerance_sweep"),
         gpu=gpus(FIGURE3_SPEC["device"]),
     params:
-        **job_params(FIGURE3),
+        **job_params(FIGURE3, FIGURE3.job_dir(FIGURE3_SPEC)),
     shell:
         "python -m replication run {params.experiment:q} --spec {params.spec:q}"
         " --out {params.out:q}"

@@ -16,7 +16,7 @@ rule memory_depth:
         mem_mb=mem_mb("memory_depth"),
         gpu=gpus(MEMORY_DEPTH_SPEC["device"]),
     params:
-        **job_params(MEMORY_DEPTH),
+        **job_params(MEMORY_DEPTH, MEMORY_DEPTH.job_dir(MEMORY_DEPTH_SPEC)),
     shell:
         "python -m replication run {params.experiment:q} --spec {params.spec:q}"
         " --out {params.out:q} --threads {threads} > {log:q} 2>&1"

@@ -22,7 +22,7 @@ rule ffjord_nfe:
         mem_mb=mem_mb("ffjord_nfe"),
         gpu=gpus(NFE_VS_DIM_SETTINGS["device"]),
     params:
-        **job_params(NFE_VS_DIM),
+        **job_params(NFE_VS_DIM, "ffjord/nfe_vs_dim/d{latent_dim}"),
     shell:
         "python -m replication run {params.experiment:q} --spec {params.spec:q}"
         " --out {params.out:q}"

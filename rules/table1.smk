@@ -25,7 +25,7 @@ rule train_classifier:
         mem_mb=mem_mb("train_classifier"),
         gpu=gpus(TABLE1_SETTINGS["device"]),
     params:
-        **job_params(TABLE1),
+        **job_params(TABLE1, "classify/{model}/seed{seed}"),
     shell:
         "python -m replication run {params.experiment:q} --spec {params.spec:q}"
         " --out {params.out:q}"

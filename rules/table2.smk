@@ -28,7 +28,7 @@ rule table2_latent_ode:
         mem_mb=mem_mb("table2_latent_ode"),
         gpu=gpus(TABLE2_SETTINGS["device"]),
     params:
-        **job_params(TABLE2),
+        **job_params(TABLE2, "spirals/latent_ode/n{n_observed}/seed{seed}"),
     shell:
         "python -m replication run {params.experiment:q} --spec {params.spec:q}"
         " --out {params.out:q} --threads {threads} > {log:q} 2>&1"
@@ -53,7 +53,7 @@ rule table2_rnn:
         mem_mb=mem_mb("table2_rnn"),
         gpu=gpus(TABLE2_SETTINGS["device"]),
     params:
-        **job_params(TABLE2),
+        **job_params(TABLE2, "spirals/{rnn_model}/n{n_observed}/seed{seed}"),
     shell:
         "python -m replication run {params.experiment:q} --spec {params.spec:q}"
         " --out {params.out:q} --threads {threads} > {log:q} 2>&1"

@@ -27,7 +27,7 @@ rule toy_density:
         mem_mb=mem_mb("toy_density"),
         gpu=gpus(TOY_DENSITY_SETTINGS["device"]),
     params:
-        **job_params(TOY_DENSITY),
+        **job_params(TOY_DENSITY, "ffjord/toy/{toy}"),
     shell:
         "python -m replication run {params.experiment:q} --spec {params.spec:q}"
         " --out {params.out:q} --threads {threads} > {log:q} 2>&1"

@@ -16,7 +16,7 @@ rule trace_cost:
         mem_mb=mem_mb("trace_cost"),
         gpu=gpus(TRACE_COST_SPEC["device"]),
     params:
-        **job_params(TRACE_COST),
+        **job_params(TRACE_COST, TRACE_COST.job_dir(TRACE_COST_SPEC)),
     shell:
         "python -m replication run {params.experiment:q} --spec {params.spec:q}"
         " --out {params.out:q} --threads {threads} > {log:q} 2>&1"

@@ -23,7 +23,7 @@ rule train_vae:
         mem_mb=mem_mb("train_vae"),
         gpu=gpus(VAE_TABLE_SETTINGS["device"]),
     params:
-        **job_params(VAE_TABLE),
+        **job_params(VAE_TABLE, "vae/{dataset}/{flow}/seed{seed}"),
     shell:
         "python -m replication run {params.experiment:q} --spec {params.spec:q}"
         " --out {params.out:q}"

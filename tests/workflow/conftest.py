@@ -39,14 +39,15 @@ def missing_from_mirror(project: Path, mirror: Path) -> list[str]:
     return sorted(name for name in datasets if not any((Path(mirror) / name).glob("*")))
 
 
-def snakemake(project: Path, *args: str, mirror: Path, check: bool = True):
+def snakemake(project: Path, *args: str, mirror: Path, check: bool = True, timeout: int = 900):
+    """Run the smoke workflow of *project*; *timeout* only guards against a hang."""
     env = project_env(project)
     excluded = missing_from_mirror(project, mirror)
     exclude = [f"exclude_datasets=[{','.join(excluded)}]"] if excluded else []
     done = subprocess.run(
         [*SNAKEMAKE, "--cores", "2", "--config", "scale=smoke", f"data_mirror={mirror}", *exclude,
          *args],
-        cwd=project, env=env, capture_output=True, text=True, timeout=900,
+        cwd=project, env=env, capture_output=True, text=True, timeout=timeout,
     )
     if check and done.returncode != 0:
         raise AssertionError(f"snakemake {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}")
