@@ -51,6 +51,9 @@ from torch import nn
 from torch.nn import functional as F
 from torchdiffeq import odeint, odeint_adjoint
 
+from replication.models.latent_ode import LatentODE
+from replication.models.odenet import ODEBlock
+
 MODELS = ("odenet", "rknet", "resnet", "ffjord_vae", "latent_ode")
 LABELS = {
     "odenet": "ODE-Net (adjoint)",
@@ -122,8 +125,6 @@ class StockODEBlock(nn.Module):
 def stock_classifier(model: nn.Sequential) -> tuple[nn.Sequential, list[Tally]]:
     """A deep copy of a Table 1 classifier with each ODE block replaced by a
     :class:`StockODEBlock` on the same (copied) dynamics; parameters in the same order."""
-    from replication.models.odenet import ODEBlock
-
     layers, tallies = [], []
     for layer in copy.deepcopy(model):
         if isinstance(layer, ODEBlock):
@@ -173,22 +174,19 @@ def stock_vae(vae: nn.Module) -> tuple[nn.Module, list[Tally]]:
     return stock, stock.flow.tallies
 
 
-def _stock_latent_ode_class():
-    from replication.models.latent_ode import LatentODE
+class StockLatentODE(LatentODE):
+    """The latent ODE with its trajectory solved by plain torchdiffeq, as torchdiffeq's
+    ``latent_ode.py`` example does (``odeint(func, z0, times)``), at the model's solver; the
+    solver calls ``self.tally`` (a :class:`Tally` of the raw dynamics, set by the builder)."""
 
-    class StockLatentODE(LatentODE):
-        """The latent ODE with its trajectory solved by plain torchdiffeq, as torchdiffeq's
-        ``latent_ode.py`` example does (``odeint(func, z0, times)``), at the model's solver."""
+    tally: Tally
 
-        def latent_trajectory(self, z0: torch.Tensor, times: torch.Tensor) -> torch.Tensor:
-            solver = self.solver
-            path = stock_solve(self.tally, z0, times, method=solver["method"],
-                               rtol=solver["rtol"], atol=solver["atol"],
-                               adjoint=solver["gradient"] == "adjoint",
-                               adjoint_params=tuple(self.dynamics.parameters()))
-            return path.transpose(0, 1)
-
-    return StockLatentODE
+    def latent_trajectory(self, z0: torch.Tensor, times: torch.Tensor) -> torch.Tensor:
+        solver = self.solver
+        path = stock_solve(self.tally, z0, times, method=solver["method"], rtol=solver["rtol"],
+                           atol=solver["atol"], adjoint=solver["gradient"] == "adjoint",
+                           adjoint_params=tuple(self.dynamics.parameters()))
+        return path.transpose(0, 1)
 
 
 # --- one model, two sides -----------------------------------------------------------------------
@@ -332,7 +330,6 @@ def latent_ode_pair(*, batch_size: int, lr: float = 0.01, n_observed: int = SPIR
     trainer's choice); Adam at *lr* (torchdiffeq's example). The ELBO's solve stops at the end
     of the window, as in training."""
     from replication.data.spirals import DTYPE, make_spirals
-    from replication.models.latent_ode import LatentODE
 
     if batch_size < 2 or batch_size % 2:
         raise ValueError(f"latent_ode_pair: batch_size is the number of spirals, an even "
@@ -346,7 +343,7 @@ def latent_ode_pair(*, batch_size: int, lr: float = 0.01, n_observed: int = SPIR
     options = {"obs_std": noise_std, **model_options}
     torch.manual_seed(seed)
     ours = LatentODE(**options).to(device=where, dtype=DTYPE).train()
-    stock = _stock_latent_ode_class()(**options).to(device=where, dtype=DTYPE).train()
+    stock = StockLatentODE(**options).to(device=where, dtype=DTYPE).train()
     stock.load_state_dict(ours.state_dict())
     stock.tally = Tally(stock.dynamics.dynamics)   # the raw dynamics, not the CountedFunction
     ours_optimizer = torch.optim.Adam(ours.parameters(), lr=lr)
@@ -643,7 +640,10 @@ def run(*, out: Path, models: Sequence[str] = MODELS, rounds: int = 20, warmup_r
         write_text(Path(out) / "profile.md", "\n".join(
             ["# One training step of each side, torch.profiler's top operators by self CPU time",
              "", (f"Commit {started['git_sha'][:12]}, {threads} thread(s), after the timed "
-             "rounds (the weights have trained that many steps)."), ""]
+                  "rounds (the weights have trained that many steps). One step per side: "
+                  "compare the operators and their call counts; the times are one sample each "
+                  "and move with the machine's load (the timed rounds are in "
+                  "speed_vs_stock.md)."), ""]
             + [profile_pair(pair) for pair in pairs]))
     return rows
 
