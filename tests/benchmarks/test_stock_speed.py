@@ -125,6 +125,22 @@ def test_the_command_documents_every_option():
     done = subprocess.run([sys.executable, "-m", "replication.estimate.stock", "--help"],
                           capture_output=True, text=True, cwd=REPO_ROOT, check=True)
     for option in ("--out", "--models", "--rounds", "--warmup-rounds", "--threads", "--scale",
-                   "--config", "--device", "--latent-batch-size"):
+                   "--config", "--device", "--latent-batch-size", "--profile"):
         assert option in done.stdout
     assert done.stdout.count("(default") >= 8
+
+
+def test_the_committed_run_is_complete_and_in_the_readme():
+    with (COMMITTED / "speed_vs_stock.csv").open(newline="") as handle:
+        table = list(csv.DictReader(handle))
+    assert [row["model"] for row in table] == list(stock.MODELS)
+    for row in table:
+        assert (row["nfe_forward_ours"], row["nfe_backward_ours"]) == \
+            (row["nfe_forward_stock"], row["nfe_backward_stock"]), row
+        assert row["threads"] == "1"
+    readme = (REPO_ROOT / "README.md").read_text()
+    rows_md = [line for line in (COMMITTED / "speed_vs_stock.md").read_text().splitlines()
+               if line.startswith("| ")]
+    missing = [line for line in rows_md if line not in readme]
+    assert missing == [], "README's speed-vs-stock table differs from the committed run"
+    assert (COMMITTED / "provenance.json").is_file()
