@@ -39,7 +39,13 @@ def missing_from_mirror(project: Path, mirror: Path) -> list[str]:
     return sorted(name for name in datasets if not any((Path(mirror) / name).glob("*")))
 
 
-def snakemake(project: Path, *args: str, mirror: Path, check: bool = True, timeout: int = 900):
+# A guard against a hang, not a speed gate: the smoke workflow takes about 4 min on 2 idle cores,
+# and was seen near 15 min where two other runs shared them.
+SMOKE_TIMEOUT = 1800
+
+
+def snakemake(project: Path, *args: str, mirror: Path, check: bool = True,
+              timeout: int = SMOKE_TIMEOUT):
     """Run the smoke workflow of *project*; *timeout* only guards against a hang."""
     env = project_env(project)
     excluded = missing_from_mirror(project, mirror)
