@@ -124,8 +124,9 @@ def _collect(args: argparse.Namespace) -> int:
         out = args.out or Path("results") / args.scale
     else:
         config = _config(args)
-        out = args.out or Path("results") / config["scale"]
-        inputs = args.inputs or [out / path for path in declared.table_inputs(config)]
+        results = Path("results") / config["scale"]
+        out = args.out or results
+        inputs = args.inputs or [results / path for path in declared.table_inputs(config)]
         spec = json.loads(args.spec) if args.spec else declared.collect_spec(config)
     import_module(declared.collect).collect(list(inputs), out=out, **spec)
     for name in declared.tables:

@@ -178,3 +178,26 @@ def test_plan_says_which_jobs_need_a_gpu_and_which_run_on_a_cpu():
     cuda = sum(str(spec.get("device", "cpu")).startswith("cuda") for spec in specs)
     assert gpu.startswith(f"{cuda} jobs need a CUDA GPU: table1 18,")
     assert cpu.startswith(f"{len(specs) - cuda} jobs run on a CPU: ") and "article 13" in cpu
+
+
+def test_collect_by_hand_reads_the_scales_results_and_writes_where_told(tmp_path, monkeypatch):
+    """`collect nfe_vs_dim --scale smoke --out DIR`: inputs from results/smoke, the table in DIR."""
+    import pandas as pd
+
+    from replication.cli import main
+    from replication.config import load_config
+    from replication.experiments.registry import experiment
+
+    monkeypatch.chdir(tmp_path)
+    declared = experiment("nfe_vs_dim")
+    for dim, path in enumerate(declared.table_inputs(load_config(REPO_ROOT / "config" /
+                                                                 "config.yaml",
+                                                                 overrides={"scale": "smoke"}))):
+        target = tmp_path / "results" / "smoke" / path
+        target.parent.mkdir(parents=True)
+        pd.DataFrame({"latent_dim": [dim], "epoch": [1], "nfe_forward": [20.0],
+                      "nfe_backward": [26.0]}).to_csv(target, index=False)
+    out = tmp_path / "elsewhere"
+    assert main(["collect", "nfe_vs_dim", "--scale", "smoke", "--out", str(out),
+                 "--config", str(REPO_ROOT / "config" / "config.yaml")]) == 0
+    assert len(pd.read_csv(out / "ffjord" / "nfe_vs_dim.csv")) == 4
